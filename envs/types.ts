@@ -80,8 +80,8 @@ export interface Environment {
   readonly name: string;
   /** Default and hard cap on agent turns per episode. */
   readonly maxTurns: number;
-  /** Text that ends an action when the model generates it (e.g. a newline). */
-  readonly actionStop: string;
+  /** Generation of one action ends at the first of these strings (kept as part of the action). */
+  readonly actionStops: readonly string[];
   splits(): string[];
   tasks(split: string): TaskInfo[];
   task(taskId: string): TaskInfo;
