@@ -1,0 +1,101 @@
+/**
+ * The scripted expert. Healthy run: read the doc of the API(s) the task needs, read the passwords, log in to
+ * each app just before its first use (re-reading the passwords when they have left the context window), replay the ground-truth solution, complete the task.
+ *
+ * Noise in [0, 1] makes it a plausible imperfect demonstrator: each doc look-up is skipped with probability
+ * `noise`; before a call it first makes a recoverable mistake (bad token, missing argument, misspelled API,
+ * mistyped value: all rejected by the API without changing state) with probability 0.35 * noise; and with
+ * probability 0.5 * noise it gives up part-way and completes the task early (which fails it).
+ */
+import { Rng, hashSeed } from '../../common/random';
+import type { Agent, Episode, ExpertOptions } from '../types';
+import { AppsEpisode, CONTEXT_TURNS } from './episode';
+import { formatCall } from './protocol';
+import type { SolutionStep, TaskSpec } from './templates';
+import { LOGIN_APPS, type Value } from './world';
+
+type Move = (episode: AppsEpisode) => string;
+/** A login needs the passwords in view; the expert (re)reads them first when they left the context window. */
+type Login = { login: string };
+type PlanItem = Move | Login;
+
+const needsLogin = (app: string) => (LOGIN_APPS as readonly string[]).includes(app);
+
+function call(step: SolutionStep): Move {
+  return (ep) => formatCall(step.app, step.api, needsLogin(step.app) ? { token: ep.sessions.get(step.app) ?? '', ...step.args } : step.args);
+}
+
+/** A wrong first try that the API refuses without touching state. */
+function mistake(step: SolutionStep, rng: Rng): Move {
+  const kinds = ['token', 'api', ...(Object.keys(step.args).length > 0 ? ['missing', 'type'] : [])];
+  const kind = needsLogin(step.app) ? rng.pick(kinds) : 'api';
+  return (ep) => {
+    const token = ep.sessions.get(step.app) ?? '';
+    const args: Record<string, Value> = needsLogin(step.app) ? { token, ...step.args } : { ...step.args };
+    if (kind === 'token') args.token = token.split('').reverse().join('') === token ? `${token}x` : token.split('').reverse().join('');
+    if (kind === 'api') return formatCall(step.app, `${step.api}s`, args);
+    const names = Object.keys(step.args);
+    const victim = names[rng.int(0, names.length - 1)];
+    if (kind === 'missing') delete args[victim];
+    if (kind === 'type') args[victim] = typeof args[victim] === 'string' ? 0 : String(args[victim]);
+    return formatCall(step.app, step.api, args);
+  };
+}
+
+function plan(spec: TaskSpec, noise: number, rng: Rng): PlanItem[] {
+  const moves: PlanItem[] = [];
+  const acts = spec.steps.filter((s) => s.kind === 'act');
+  const documented = new Set<string>();
+  for (const s of (acts.length > 0 ? acts : spec.steps)) {
+    const key = `${s.app}.${s.api}`;
+    if (documented.has(key) || documented.size >= 2) continue;
+    documented.add(key);
+    if (!rng.bool(noise)) moves.push(() => formatCall('api_docs', 'show_api_doc', { app_name: s.app, api_name: s.api }));
+  }
+  const loggedIn = new Set<string>();
+  for (const step of spec.steps) {
+    if (needsLogin(step.app) && !loggedIn.has(step.app)) {
+      loggedIn.add(step.app);
+      moves.push({ login: step.app });
+    }
+    if (rng.bool(0.35 * noise)) moves.push(mistake(step, rng));
+    moves.push(call(step));
+  }
+  const finish = () => formatCall('supervisor', 'complete_task', spec.answer === undefined ? {} : { answer: spec.answer });
+  if (rng.bool(0.5 * noise)) {
+    const stop = rng.int(1, moves.length);
+    return [...moves.slice(0, stop), () => formatCall('supervisor', 'complete_task')];
+  }
+  return [...moves, finish];
+}
+
+function passwordsInView(ep: AppsEpisode): boolean {
+  return ep.turns.slice(-CONTEXT_TURNS).some((t) => !t.error && t.action.startsWith('supervisor.show_account_passwords('));
+}
+
+function loginMove(ep: AppsEpisode, app: string): string {
+  return formatCall(app, 'login', { username: ep.world.supervisor.email, password: ep.world.passwords[app] });
+}
+
+export class AppsExpert implements Agent {
+  private moves: PlanItem[] | null = null;
+  private next = 0;
+
+  constructor(private readonly spec: TaskSpec, private readonly opts: ExpertOptions, private readonly taskId: string) {
+    if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
+  }
+
+  act(episode: Episode): string {
+    if (!(episode instanceof AppsEpisode)) throw new Error('the apps expert only acts in apps episodes');
+    this.moves ??= plan(this.spec, this.opts.noise, new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
+    const move = this.moves[this.next];
+    if (!move) return formatCall('supervisor', 'complete_task');
+    if (typeof move !== 'function') {
+      if (!passwordsInView(episode)) return formatCall('supervisor', 'show_account_passwords');
+      this.next++;
+      return loginMove(episode, move.login);
+    }
+    this.next++;
+    return move(episode);
+  }
+}
