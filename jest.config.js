@@ -14,6 +14,9 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // One Temporal dev server and one Postgres for the whole run, provisioned when absent.
+      globalSetup: '<rootDir>/test/integration/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/support/global-teardown.ts',
     },
   ],
   testTimeout: 120000,

@@ -1,0 +1,152 @@
+/**
+ * The step contract between the training workflow and the activities (DESIGN section 2).
+ *
+ * Everything here crosses Temporal, so it is small: run id, step, artifact references (key + sha256) and a few
+ * numbers. Each environment supplies one `EnvStepActivities` implementation (see `activities/registry.ts`).
+ */
+import type { RunConfig } from '../workflows/config';
+
+/** Content in the artifact store: deterministic key plus the sha256 a reader must verify. */
+export interface ArtifactRef {
+  key: string;
+  sha256: string;
+}
+
+/** The policy the rollouts use: exactly this version, verified by hash. */
+export interface PolicyRef extends ArtifactRef {
+  version: number;
+}
+
+export interface CheckpointRef extends ArtifactRef {
+  version: number;
+  step: number;
+}
+
+/** What every step activity receives: which run, which step, and the (small, validated) config. */
+export interface StepInput {
+  runId: string;
+  step: number;
+  config: RunConfig;
+}
+
+export interface SelectTasksResult {
+  taskIds: string[];
+}
+
+export interface RolloutShardInput extends StepInput {
+  shard: number;
+  /** Tasks of this shard; `firstGroup` is the group index of taskIds[0] within the step. */
+  taskIds: string[];
+  firstGroup: number;
+  policy: PolicyRef;
+}
+
+export interface RolloutShardResult {
+  rollouts: ArtifactRef;
+  trajectories: number;
+}
+
+export interface CheckRewardsInput extends StepInput {
+  rollouts: ArtifactRef[];
+}
+
+export interface CheckRewardsResult {
+  rewards: ArtifactRef;
+  meanReward: number;
+  successRate: number;
+}
+
+export interface ScoreBatchInput extends StepInput {
+  rollouts: ArtifactRef[];
+  policy: PolicyRef;
+}
+
+export interface ScoreBatchResult {
+  scores: ArtifactRef;
+  entropy: number;
+}
+
+export interface ComputeAdvantagesInput extends StepInput {
+  rewards: ArtifactRef;
+}
+
+export interface ComputeAdvantagesResult {
+  advantages: ArtifactRef;
+  /** Groups whose rewards were all equal (no learning signal). */
+  flatGroups: number;
+}
+
+export interface UpdatePolicyInput extends StepInput {
+  policy: PolicyRef;
+  rollouts: ArtifactRef[];
+  scores: ArtifactRef;
+  advantages: ArtifactRef;
+  learningRate: number;
+}
+
+export interface UpdatePolicyResult {
+  checkpoint: CheckpointRef;
+  /** Mean KL(old || new) over the step's tasks. */
+  kl: number;
+}
+
+export interface SyncWeightsInput extends StepInput {
+  checkpoint: CheckpointRef;
+}
+
+export interface InitPolicyInput {
+  runId: string;
+  config: RunConfig;
+}
+
+export interface StepMetrics {
+  meanReward: number;
+  successRate: number;
+  entropy: number;
+  kl: number;
+  flatGroups: number;
+  learningRate: number;
+  /** Workflow-clock milliseconds from selectTasks to syncWeights. */
+  wallMs: number;
+}
+
+export interface RecordStepInput extends StepInput {
+  rollouts: ArtifactRef[];
+  rewards: ArtifactRef;
+  /** The version that produced this step's rollouts, and the one the update published. */
+  policyVersion: number;
+  checkpoint: CheckpointRef;
+  metrics: StepMetrics;
+}
+
+export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
+
+export interface RecordRunInput {
+  runId: string;
+  workflowId: string;
+  config: RunConfig;
+  status: RunStatus;
+  stepsCompleted: number;
+}
+
+/** What one environment implements so the training workflow can train on it. */
+export interface EnvStepActivities {
+  initPolicy(input: InitPolicyInput): Promise<PolicyRef>;
+  selectTasks(input: StepInput): Promise<SelectTasksResult>;
+  rolloutBatch(input: RolloutShardInput): Promise<RolloutShardResult>;
+  checkRewards(input: CheckRewardsInput): Promise<CheckRewardsResult>;
+  scoreBatch(input: ScoreBatchInput): Promise<ScoreBatchResult>;
+  computeAdvantages(input: ComputeAdvantagesInput): Promise<ComputeAdvantagesResult>;
+  updatePolicy(input: UpdatePolicyInput): Promise<UpdatePolicyResult>;
+  syncWeights(input: SyncWeightsInput): Promise<PolicyRef>;
+  recordStep(input: RecordStepInput): Promise<void>;
+}
+
+/** Activities on the cpu queue (env-independent recordRun included). */
+export interface CpuActivities
+  extends Pick<EnvStepActivities, 'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'computeAdvantages' | 'recordStep'> {
+  recordRun(input: RecordRunInput): Promise<void>;
+}
+
+/** Activities on the gpu queue. */
+export type GpuActivities = Pick<EnvStepActivities, 'initPolicy' | 'scoreBatch' | 'updatePolicy' | 'syncWeights'>;

@@ -1,0 +1,47 @@
+/** What activities need from their worker: the database and the artifact store. */
+import { Context } from '@temporalio/activity';
+import type { ArtifactStore } from '../common/artifacts';
+import type { Database } from '../db/client';
+import type { ArtifactRef } from './contract';
+
+export interface ActivityDeps {
+  db: Database;
+  store: ArtifactStore;
+}
+
+/** Deterministic artifact key for one step's output, e.g. `runs/r1/step-000003/rewards.json`. */
+export function stepKey(runId: string, step: number, name: string): string {
+  return `runs/${runId}/step-${String(step).padStart(6, '0')}/${name}`;
+}
+
+export function versionKey(runId: string, kind: 'policy' | 'checkpoints', version: number): string {
+  return `runs/${runId}/${kind}/v${String(version).padStart(6, '0')}.json`;
+}
+
+export async function putJson(store: ArtifactStore, key: string, value: unknown): Promise<ArtifactRef> {
+  const { sha256 } = await store.put(key, new TextEncoder().encode(JSON.stringify(value)));
+  return { key, sha256 };
+}
+
+/** Read JSON by reference; the store refuses content whose sha256 differs from the reference. */
+export async function getJson<T>(store: ArtifactStore, ref: ArtifactRef): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await store.get(ref.key, ref.sha256))) as T;
+}
+
+/** Heartbeat when running as a Temporal activity; a no-op when the code is called in-process. */
+export function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // not inside an activity
+  }
+}
+
+/** Sleep in small slices, heartbeating, so a long activity stays visibly alive and cancellable. */
+export async function sleepWithHeartbeats(ms: number, details?: unknown): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    heartbeat(details);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, end - Date.now())));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The `ratchet` command. `npm start` runs `ratchet demo`: the whole stack on the embedded defaults and a
+ * bandit training run with a progress bar.
+ */
+import { Command } from 'commander';
+import { canConnect, databaseUrl, openDatabase } from '../db/client';
+import { listRuns, listSteps } from '../db/queries';
+import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
+import { isTemporalUp } from '../infra/temporal';
+import { withClient } from './client';
+import { loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
+import { deadWorkers, startWorkers } from './workers';
+
+const program = new Command()
+  .name('ratchet')
+  .description('Durable online RL for multi-turn tool-using agents, on Temporal');
+
+program
+  .command('up')
+  .description('start (or reuse) the Temporal dev server and Postgres, apply migrations')
+  .action(async () => {
+    await up();
+  });
+
+program
+  .command('down')
+  .description('stop the services and workers that `up`, `workers` and `demo` started')
+  .action(async () => {
+    await down();
+  });
+
+program
+  .command('workers')
+  .description('start the control, cpu and gpu workers in the background')
+  .action(async () => {
+    const stack = await up();
+    startWorkers({ ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, DATABASE_URL: stack.databaseUrl });
+  });
+
+program
+  .command('status')
+  .description('what is up, and the latest runs')
+  .action(async () => {
+    const temporal = await isTemporalUp(temporalAddress());
+    const url = databaseUrl();
+    const postgres = await canConnect(url);
+    console.log(`temporal  ${temporalAddress()}  ${temporal ? 'up' : 'down'}${temporal ? `  (UI http://localhost:${TEMPORAL_UI_PORT})` : ''}`);
+    console.log(`postgres  ${url.replace(/:[^:@/]+@/, ':***@')}  ${postgres ? 'up' : 'down'}`);
+    const dead = deadWorkers();
+    console.log(`workers   ${['control', 'cpu', 'gpu'].map((p) => `${p}:${dead.includes(p) ? 'down' : 'up'}`).join(' ')}`);
+    if (!postgres) return;
+    const database = openDatabase(url, 1);
+    try {
+      const runs = await listRuns(database.db, 10).catch(() => []);
+      for (const run of runs) console.log(`run ${run.runId}  ${run.env}/${run.algorithm}  ${run.status}  steps ${run.stepsCompleted}`);
+    } finally {
+      await database.close();
+    }
+  });
+
+program
+  .command('start <config>')
+  .description('validate a run config (JSON) and start the training run')
+  .option('--run-id <id>', 'override the runId in the file')
+  .option('--watch', 'show progress until the run ends')
+  .action(async (file: string, options: { runId?: string; watch?: boolean }) => {
+    const { raw, config } = loadRunConfig(file, options.runId ? { runId: options.runId } : {});
+    await withClient(async (client) => {
+      const handle = await startRun(client, raw, config);
+      console.log(`started ${handle.workflowId} on ${config.taskQueues.control}`);
+      if (options.watch) console.log(JSON.stringify(await watchRun(handle)));
+    });
+  });
+
+program
+  .command('watch <runId>')
+  .description('progress bar for a running run')
+  .action(async (runId: string) => {
+    await withClient(async (client) => console.log(JSON.stringify(await watchRun(client.workflow.getHandle(workflowIdFor(runId))))));
+  });
+
+program
+  .command('demo')
+  .description('the main job: bring up Temporal, Postgres and the workers, then train the bandit with a progress bar')
+  .option('--config <file>', 'run config', 'examples/bandit.json')
+  .option('--down', 'stop the services and workers afterwards')
+  .action(async (options: { config: string; down?: boolean }) => {
+    const runId = `bandit-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+    const { raw, config } = loadRunConfig(options.config, { runId });
+    const stack = await up();
+    startWorkers({ ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, DATABASE_URL: stack.databaseUrl });
+    const result = await withClient(async (client) => {
+      const handle = await startRun(client, raw, config);
+      console.log(`run ${runId}: workflow ${handle.workflowId}; watch it at ${stack.uiUrl}/namespaces/default/workflows/${handle.workflowId}`);
+      const watchdog = setInterval(() => {
+        const dead = deadWorkers();
+        if (dead.length) console.error(`\nworker(s) ${dead.join(', ')} exited; see .data/logs/worker-<pool>.log`);
+      }, 5000);
+      try {
+        return await watchRun(handle);
+      } finally {
+        clearInterval(watchdog);
+      }
+    });
+    const database = openDatabase(stack.databaseUrl, 1);
+    const rows = await listSteps(database.db, runId).finally(() => database.close());
+    const first = rows.slice(0, 5);
+    const last = rows.slice(-5);
+    const mean = (xs: typeof rows) => xs.reduce((s, r) => s + r.meanReward, 0) / Math.max(1, xs.length);
+    console.log(
+      `run ${runId} ${result.status}: ${result.steps} steps, ${rows.length} step rows in Postgres, policy v${result.policyVersion}; ` +
+        `mean reward ${mean(first).toFixed(3)} (first 5 steps) -> ${mean(last).toFixed(3)} (last 5)`,
+    );
+    console.log(`UI: ${stack.uiUrl} (filter: RatchetRunId="${runId}")`);
+    if (options.down) await down();
+    else console.log('services and workers are still up: `npm run ratchet -- down` stops them');
+  });
+
+program.parseAsync().catch((err: Error) => {
+  console.error(`ratchet: ${err.message}`);
+  process.exit(1);
+});

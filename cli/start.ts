@@ -1,0 +1,84 @@
+/** `ratchet start <config.json>`: validate the config here (clear error, nothing started), then start the run. */
+import { readFileSync } from 'node:fs';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { SingleBar } from 'cli-progress';
+import { parseRunConfig, type RunConfig } from '../workflows/config';
+import * as sa from '../workflows/search-attributes';
+import type { Progress, TrainingRunResult } from '../workflows/training-run';
+
+export function workflowIdFor(runId: string): string {
+  return `train-${runId}`;
+}
+
+/** Read and validate a config file; throws a message naming the file and each bad field. */
+export function loadRunConfig(file: string, overrides: Record<string, unknown> = {}): { raw: Record<string, unknown>; config: RunConfig } {
+  let raw: Record<string, unknown>;
+  try {
+    raw = { ...JSON.parse(readFileSync(file, 'utf8')), ...overrides };
+  } catch (err) {
+    throw new Error(`cannot read run config ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return { raw, config: parseRunConfig(raw) };
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
+
+export async function startRun(client: Client, raw: Record<string, unknown>, config: RunConfig): Promise<WorkflowHandle> {
+  return client.workflow.start('trainingRun', {
+    taskQueue: config.taskQueues.control,
+    workflowId: workflowIdFor(config.runId),
+    args: [raw],
+    typedSearchAttributes: [
+      { key: sa.RatchetRunId, value: config.runId },
+      { key: sa.RatchetEnv, value: config.env },
+      { key: sa.RatchetAlgorithm, value: config.algorithm },
+    ],
+    staticSummary: `${config.env} · ${config.algorithm} · ${config.steps} steps`,
+  });
+}
+
+/** Poll the progress query and draw a bar until the run ends; returns its result. */
+export async function watchRun(handle: WorkflowHandle, pollMs = 500): Promise<TrainingRunResult> {
+  const bar = new SingleBar({
+    format: ' {bar} {value}/{total} steps | reward {reward} | success {success}% | policy v{version} | {phase}',
+    hideCursor: true,
+    // In a log (CI, pipes) print a line every second instead of redrawing.
+    noTTYOutput: !process.stdout.isTTY,
+    notTTYSchedule: 1000,
+  });
+  let started = false;
+  const result = handle.result() as Promise<TrainingRunResult>;
+  let done = false;
+  void result.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    const progress = await handle.query<Progress>('progress').catch(() => undefined);
+    if (progress) {
+      const payload = {
+        reward: progress.last ? progress.last.meanReward.toFixed(3) : '-',
+        success: progress.last ? (100 * progress.last.successRate).toFixed(1) : '-',
+        version: progress.policyVersion,
+        phase: progress.paused ? 'paused' : progress.phase,
+      };
+      if (!started) bar.start(progress.totalSteps, progress.step, payload);
+      else bar.update(progress.step, payload);
+      started = true;
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, pollMs))]);
+  }
+  const final = await result.catch((err) => {
+    if (started) bar.stop();
+    throw err;
+  });
+  if (started) {
+    bar.update(final.steps, {
+      reward: final.last?.meanReward.toFixed(3) ?? '-',
+      success: final.last ? (100 * final.last.successRate).toFixed(1) : '-',
+      version: final.policyVersion,
+      phase: final.status,
+    });
+    bar.stop();
+  }
+  return final;
+}

@@ -1,0 +1,86 @@
+/** The small set of reads and idempotent writes the activities and the CLI need. */
+import { and, asc, count, eq, sql } from 'drizzle-orm';
+import type { Database } from './client';
+import { checkpoints, runs, steps, tasks, trajectories } from './schema';
+
+export type RunRow = typeof runs.$inferInsert;
+export type StepRow = typeof steps.$inferInsert;
+export type TaskRow = typeof tasks.$inferInsert;
+export type TrajectoryRow = typeof trajectories.$inferInsert;
+export type CheckpointRow = typeof checkpoints.$inferInsert;
+
+/** Postgres caps a statement at 65535 bind parameters; trajectories have 14 columns. */
+const CHUNK = 2000;
+
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  return out;
+}
+
+/** Set every non-key column from the proposed row (Postgres' EXCLUDED). */
+function excludedAll(columns: string[]) {
+  return Object.fromEntries(columns.map((c) => [c, sql.raw(`excluded."${c}"`)]));
+}
+
+export async function upsertRun(db: Database, row: RunRow): Promise<void> {
+  await db
+    .insert(runs)
+    .values(row)
+    .onConflictDoUpdate({
+      target: runs.runId,
+      set: { workflowId: row.workflowId, status: row.status, stepsCompleted: row.stepsCompleted, config: row.config, updatedAt: sql`now()` },
+    });
+}
+
+export async function upsertTasks(db: Database, rows: TaskRow[]): Promise<void> {
+  for (const part of chunks(rows)) await db.insert(tasks).values(part).onConflictDoNothing();
+}
+
+export async function upsertTrajectories(db: Database, rows: TrajectoryRow[]): Promise<void> {
+  const set = excludedAll([
+    'task_id', 'policy_version', 'reward', 'success', 'turns', 'tokens', 'finish_reason', 'env_errors', 'artifact_key', 'artifact_sha256',
+  ]);
+  for (const part of chunks(rows)) {
+    await db
+      .insert(trajectories)
+      .values(part)
+      .onConflictDoUpdate({ target: [trajectories.runId, trajectories.step, trajectories.group, trajectories.sample], set });
+  }
+}
+
+export async function upsertStep(db: Database, row: StepRow): Promise<void> {
+  const { runId: _r, step: _s, createdAt: _c, ...set } = row;
+  await db.insert(steps).values(row).onConflictDoUpdate({ target: [steps.runId, steps.step], set });
+}
+
+export async function upsertCheckpoint(db: Database, row: CheckpointRow): Promise<void> {
+  await db
+    .insert(checkpoints)
+    .values(row)
+    .onConflictDoUpdate({ target: [checkpoints.runId, checkpoints.version], set: { step: row.step, artifactKey: row.artifactKey, sha256: row.sha256 } });
+}
+
+export async function getRun(db: Database, runId: string) {
+  const [row] = await db.select().from(runs).where(eq(runs.runId, runId));
+  return row;
+}
+
+export async function listRuns(db: Database, limit = 20) {
+  return db.select().from(runs).orderBy(sql`${runs.updatedAt} desc`).limit(limit);
+}
+
+export async function listSteps(db: Database, runId: string) {
+  return db.select().from(steps).where(eq(steps.runId, runId)).orderBy(asc(steps.step));
+}
+
+export async function countTrajectories(db: Database, runId: string, step?: number): Promise<number> {
+  const where = step === undefined ? eq(trajectories.runId, runId) : and(eq(trajectories.runId, runId), eq(trajectories.step, step));
+  const [row] = await db.select({ n: count() }).from(trajectories).where(where);
+  return row.n;
+}
+
+export async function latestCheckpoint(db: Database, runId: string) {
+  const [row] = await db.select().from(checkpoints).where(eq(checkpoints.runId, runId)).orderBy(sql`${checkpoints.version} desc`).limit(1);
+  return row;
+}

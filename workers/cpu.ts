@@ -1,0 +1,36 @@
+/** The cpu pool: task selection, rollouts, reward checks, advantages and records. Applies migrations at start. */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createCpuActivities, type ActivityDeps } from '../activities';
+import { LocalArtifactStore } from '../common/artifacts';
+import { migrateDatabase, openDatabase } from '../db/client';
+import { exitOnError, runWorkerProcess } from './run-worker';
+import { workerSettings } from './settings';
+
+export interface ActivityWorkerOptions {
+  connection: NativeConnection;
+  deps: ActivityDeps;
+  namespace?: string;
+  taskQueue?: string;
+}
+
+export async function createCpuWorker(options: ActivityWorkerOptions): Promise<Worker> {
+  const settings = workerSettings();
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? settings.namespace,
+    taskQueue: options.taskQueue ?? settings.taskQueues.cpu,
+    activities: createCpuActivities(options.deps),
+    maxConcurrentActivityTaskExecutions: 16,
+    shutdownGraceTime: '5s',
+  });
+}
+
+if (require.main === module) {
+  runWorkerProcess('cpu', async (connection) => {
+    const settings = workerSettings();
+    const database = openDatabase(settings.databaseUrl);
+    await migrateDatabase(database);
+    const deps = { db: database.db, store: new LocalArtifactStore(settings.artifactsDir) };
+    return { worker: await createCpuWorker({ connection, deps }), close: database.close };
+  }).catch(exitOnError);
+}

@@ -1,0 +1,31 @@
+/** The gpu pool: scoring, policy updates and weight sync; one activity at a time (one update per GPU). */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createGpuActivities } from '../activities';
+import { LocalArtifactStore } from '../common/artifacts';
+import { migrateDatabase, openDatabase } from '../db/client';
+import type { ActivityWorkerOptions } from './cpu';
+import { exitOnError, runWorkerProcess } from './run-worker';
+import { workerSettings } from './settings';
+
+export async function createGpuWorker(options: ActivityWorkerOptions): Promise<Worker> {
+  const settings = workerSettings();
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? settings.namespace,
+    taskQueue: options.taskQueue ?? settings.taskQueues.gpu,
+    activities: createGpuActivities(options.deps),
+    maxConcurrentActivityTaskExecutions: 1,
+    // Give an in-flight update time to finish its checkpoint on a graceful stop.
+    shutdownGraceTime: '30s',
+  });
+}
+
+if (require.main === module) {
+  runWorkerProcess('gpu', async (connection) => {
+    const settings = workerSettings();
+    const database = openDatabase(settings.databaseUrl);
+    await migrateDatabase(database);
+    const deps = { db: database.db, store: new LocalArtifactStore(settings.artifactsDir) };
+    return { worker: await createGpuWorker({ connection, deps }), close: database.close };
+  }).catch(exitOnError);
+}

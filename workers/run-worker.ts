@@ -1,0 +1,35 @@
+/**
+ * The shared entry-point shape of the three pools: connect, build the worker, run until SIGINT/SIGTERM
+ * (the Temporal runtime turns those into a graceful shutdown: stop polling, finish or cancel what is in
+ * flight within the grace time), then release resources.
+ */
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { workerSettings } from './settings';
+
+export interface BuiltWorker {
+  worker: Worker;
+  /** Release what the worker used (database pool ...), after it has stopped. */
+  close?: () => Promise<void>;
+}
+
+export async function runWorkerProcess(pool: string, build: (connection: NativeConnection) => Promise<BuiltWorker>): Promise<void> {
+  const settings = workerSettings();
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  try {
+    const { worker, close } = await build(connection);
+    console.log(`ratchet ${pool} worker ready: queue ${worker.options.taskQueue} on ${settings.temporalAddress} (pid ${process.pid})`);
+    try {
+      await worker.run();
+    } finally {
+      await close?.();
+    }
+    console.log(`ratchet ${pool} worker stopped`);
+  } finally {
+    await connection.close();
+  }
+}
+
+export function exitOnError(err: unknown): never {
+  console.error(err);
+  process.exit(1);
+}

@@ -1,0 +1,2 @@
+/** The workflows the control worker registers. */
+export { trainingRun } from './training-run';
