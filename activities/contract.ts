@@ -15,6 +15,8 @@ export interface ArtifactRef {
 /** The policy the rollouts use: exactly this version, verified by hash. */
 export interface PolicyRef extends ArtifactRef {
   version: number;
+  /** The trainer-side checkpoint this version was exported from (text agents: tfjs weights + optimizer). */
+  checkpoint?: ArtifactRef;
 }
 
 export interface CheckpointRef extends ArtifactRef {

@@ -1,0 +1,107 @@
+/**
+ * computeAdvantages' domain half: outcome rewards (plus an optional KL penalty) -> per-token advantages in row
+ * space, with the estimator the config names. Every formula lives in rl/; this file only chooses and wires.
+ */
+import {
+  applyKlPenalty,
+  broadcastToTokens,
+  computeGae,
+  drGrpoAdvantages,
+  filterInformativeGroups,
+  grpoAdvantages,
+  loopAdvantages,
+  Matrix,
+  maskedWhiten,
+  placeTerminalRewards,
+  reinforcePlusPlusBaselineAdvantages,
+  rlooAdvantages,
+  rowSums,
+  stepLevelBatchAdvantages,
+} from '../rl';
+import type { AgentAlgorithm, AgentTraining } from './config';
+import type { Scores } from './score';
+import { rowMask } from './segments';
+import type { Trajectory } from './trajectory';
+
+export interface Advantages {
+  advantages: Matrix;
+  /** Value targets (PPO with a critic only). */
+  returns?: Matrix;
+  /** Trajectories to train on (LOOP drops those with |A| < 0.01; groups with equal rewards carry no signal). */
+  keep: number[];
+  flatGroups: number;
+  meanKl: number;
+}
+
+export function computeAdvantages(
+  algorithm: AgentAlgorithm,
+  trajectories: readonly Trajectory[],
+  scores: Scores,
+  settings: Pick<AgentTraining, 'salt' | 'ppo' | 'kl'>,
+): Advantages {
+  const mask = rowMask(trajectories);
+  const groups = trajectories.map((t) => t.group);
+  let tokenRewards = placeTerminalRewards(
+    trajectories.map((t) => t.reward),
+    mask,
+  );
+  let meanKl = 0;
+  if (settings.kl.mode === 'reward' && scores.refLogProbs) {
+    const penalised = applyKlPenalty(tokenRewards, scores.oldLogProbs, scores.refLogProbs, mask, settings.kl.coef, settings.kl.estimator);
+    tokenRewards = penalised.rewards;
+    meanKl = penalised.meanKl;
+  }
+  const outcome = rowSums(tokenRewards);
+  const { droppedGroups } = filterInformativeGroups(
+    trajectories.map((t) => t.reward),
+    groups,
+  );
+  const all = trajectories.map((_, i) => i);
+
+  if (algorithm === 'ppo') {
+    if (!scores.values) throw new Error('ppo needs the critic values from scoreBatch');
+    const { advantages, returns } = computeGae(tokenRewards, scores.values, mask, { gamma: settings.ppo.gamma, lambda: settings.ppo.lambda });
+    const countValid = mask.flat().filter(Boolean).length;
+    return { advantages: countValid > 1 ? maskedWhiten(advantages, mask) : advantages, returns, keep: all, flatGroups: droppedGroups.length, meanKl };
+  }
+  if (algorithm === 'reinforce_pp') {
+    return { advantages: reinforcePlusPlusBaselineAdvantages(tokenRewards, mask, groups), keep: all, flatGroups: droppedGroups.length, meanKl };
+  }
+
+  let perTrajectory: number[];
+  let keep = all;
+  switch (algorithm) {
+    case 'grpo':
+      perTrajectory = grpoAdvantages(outcome, groups);
+      break;
+    case 'drgrpo':
+      perTrajectory = drGrpoAdvantages(outcome, groups);
+      break;
+    case 'rloo':
+      perTrajectory = rlooAdvantages(outcome, groups);
+      break;
+    case 'loop': {
+      const loop = loopAdvantages(outcome, groups);
+      perTrajectory = loop.advantages;
+      keep = loop.keep;
+      break;
+    }
+  }
+  const advantages = settings.salt
+    ? stepLevelBatchAdvantages(
+        trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: saltSteps(t) })),
+        mask,
+      )
+    : broadcastToTokens(perTrajectory, mask);
+  return { advantages, keep, flatGroups: droppedGroups.length, meanKl };
+}
+
+/** Turns as SALT transitions: (context before, action, context after), spans in the row's token space. */
+function saltSteps(trajectory: Trajectory) {
+  let offset = 0;
+  return trajectory.turns.map((turn) => {
+    const step = { state: turn.context, action: turn.action, nextState: turn.nextContext, tokenStart: offset, tokenEnd: offset + turn.actionTokens.length };
+    offset = step.tokenEnd;
+    return step;
+  });
+}

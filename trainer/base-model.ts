@@ -1,0 +1,61 @@
+/**
+ * The base policy: a tokenizer built from the environment's own texts and a small transformer fine-tuned on
+ * expert demonstrations (no pretrained weights exist here). Deterministic given the settings and the seed.
+ */
+import type { Environment } from '../envs/types';
+import { createCritic, createPolicy, Model, ModelConfig } from '../policy/model';
+import { sftTrain, SftMetrics } from '../policy/sft';
+import { Tokenizer } from '../policy/tokenizer';
+import type { AgentTraining } from './config';
+import { collectDemonstrations, demonstrationExamples } from './demonstrations';
+
+export interface BaseModel {
+  tokenizer: Tokenizer;
+  policy: Model;
+  sft: Omit<SftMetrics, 'optimizer' | 'losses'> & { demos: number; expertSuccess: number; heldOutAccuracy: number };
+}
+
+export function modelConfigFor(settings: AgentTraining, vocabSize: number): ModelConfig {
+  const { layers, heads, width, contextLength } = settings.model;
+  return { vocabSize, contextLength, layers, heads, width, dropout: 0 };
+}
+
+export async function buildBaseModel(
+  env: Environment,
+  settings: AgentTraining,
+  opts: { split: string; seed: number; onStep?: (step: number, loss: number) => void },
+): Promise<BaseModel> {
+  const taskIds = env.tasks(opts.split).map((t) => t.id);
+  const { base, sampling } = settings;
+  const set = collectDemonstrations(env, taskIds, { perTask: base.demosPerTask, noise: base.demoNoise, seed: opts.seed });
+  const tokenizer = Tokenizer.build(
+    set.demos.flatMap((d) => [d.context, d.action]),
+    { maxVocab: settings.model.maxVocab },
+  );
+  const config = modelConfigFor(settings, tokenizer.vocabSize);
+  const examples = demonstrationExamples(tokenizer, set.demos, config.contextLength, sampling.maxActionTokens);
+  // Hold out every 10th example to report generalisation of the imitation itself.
+  const train = examples.filter((_, i) => i % 10 !== 0);
+  const heldOut = examples.filter((_, i) => i % 10 === 0);
+  const policy = createPolicy(config, opts.seed);
+  const metrics = await sftTrain(policy, train, {
+    steps: base.sftSteps,
+    batchSize: base.sftBatchSize,
+    seed: opts.seed,
+    peakLr: base.sftLearningRate,
+    evalExamples: heldOut,
+    pad: tokenizer.pad,
+    onStep: (m) => opts.onStep?.(m.step, m.loss),
+  });
+  metrics.optimizer.dispose();
+  const { optimizer: _optimizer, losses: _losses, ...summary } = metrics;
+  return {
+    tokenizer,
+    policy,
+    sft: { ...summary, demos: set.demos.length, expertSuccess: set.expertSuccess, heldOutAccuracy: metrics.evals.at(-1)?.tokenAccuracy ?? 0 },
+  };
+}
+
+export function newCritic(policy: Model, seed: number): Model {
+  return createCritic(policy.config, seed);
+}

@@ -1,0 +1,73 @@
+/**
+ * Settings for training a text agent (apps, deepsearch): the policy's size, sampling, the algorithm's
+ * hyper-parameters, KL and the base model. Pure zod, so the workflow validates it with the rest of
+ * the run config before the first activity.
+ */
+import { z } from 'zod';
+
+export const AGENT_ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinforce_pp'] as const;
+export type AgentAlgorithm = (typeof AGENT_ALGORITHMS)[number];
+
+export const ModelSizeSchema = z.strictObject({
+  layers: z.int().min(1).max(24).default(4),
+  heads: z.int().min(1).max(32).default(4),
+  width: z.int().min(8).max(1024).default(192),
+  contextLength: z.int().min(32).max(4096).default(512),
+  maxVocab: z.int().min(512).max(32_768).default(2048),
+});
+
+export const SamplingSchema = z.strictObject({
+  temperature: z.number().min(0).max(5).default(1),
+  topP: z.number().gt(0).max(1).default(1),
+  maxActionTokens: z.int().min(1).max(1024).default(48),
+  /** Per-episode turn cap; the environment's default when absent. */
+  maxTurns: z.int().min(1).max(200).optional(),
+});
+
+export const PpoSchema = z.strictObject({
+  epochs: z.int().min(1).max(32).default(1),
+  /** Turn segments per optimizer step. */
+  minibatchSegments: z.int().min(1).max(4096).default(32),
+  clipLow: z.number().min(0).max(1).default(0.2),
+  clipHigh: z.number().min(0).max(5).default(0.28),
+  dualClip: z.number().gt(1).nullable().default(3),
+  aggregation: z.enum(['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm']).default('token-mean'),
+  entropyCoef: z.number().min(0).max(1).default(0),
+  maxGradNorm: z.number().positive().default(1),
+  gamma: z.number().min(0).max(1).default(1),
+  lambda: z.number().min(0).max(1).default(1),
+  criticLearningRate: z.number().positive().max(1).default(1e-4),
+  valueClip: z.number().positive().nullable().default(0.5),
+});
+
+export const KlSchema = z.strictObject({
+  /** `loss`: c·KL(π‖π_ref) term in the actor loss; `reward`: −β·KL per token in the reward; `none`. */
+  mode: z.enum(['none', 'loss', 'reward']).default('loss'),
+  coef: z.number().min(0).max(10).default(0.01),
+  estimator: z.enum(['k1', 'k2', 'k3', 'abs']).default('k3'),
+  /** With `reward` mode: adapt β toward this KL (Ziegler et al.); absent = fixed β. */
+  targetKl: z.number().positive().optional(),
+});
+
+export const BaseModelSchema = z.strictObject({
+  /** An existing base checkpoint (from `ratchet sft`); when absent the run builds one on its first step. */
+  checkpoint: z.strictObject({ key: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  /** Expert demonstrations per train task, and how noisy the expert is (0 = flawless). */
+  demosPerTask: z.int().min(1).max(64).default(2),
+  demoNoise: z.number().min(0).max(1).default(0.3),
+  sftSteps: z.int().min(1).max(100_000).default(300),
+  sftBatchSize: z.int().min(1).max(512).default(16),
+  sftLearningRate: z.number().positive().max(1).default(2e-3),
+});
+
+export const AgentTrainingSchema = z.strictObject({
+  /** SALT: step-level advantages from the trajectory graph on top of the group estimator. */
+  salt: z.boolean().default(false),
+  model: ModelSizeSchema.prefault({}),
+  sampling: SamplingSchema.prefault({}),
+  ppo: PpoSchema.prefault({}),
+  kl: KlSchema.prefault({}),
+  base: BaseModelSchema.prefault({}),
+});
+
+export type AgentTraining = z.output<typeof AgentTrainingSchema>;

@@ -1,0 +1,63 @@
+/**
+ * Expert demonstrations: the scripted expert (optionally noisy) plays tasks, and each turn becomes one
+ * supervised example, context -> action. These make the base policy the way the seed's base model came from
+ * pre-training: imperfect, so RL has room to improve it.
+ */
+import { hashSeed } from '../common/random';
+import type { Environment } from '../envs/types';
+import type { SftExample } from '../policy/sft';
+import type { Tokenizer } from '../policy/tokenizer';
+import { promptTokens } from './prompt';
+
+export interface Demonstration {
+  taskId: string;
+  context: string;
+  /** The action as the model must write it, its stop string included. */
+  action: string;
+}
+
+export interface DemonstrationSet {
+  demos: Demonstration[];
+  episodes: number;
+  /** Share of demonstration episodes the (noisy) expert solved. */
+  expertSuccess: number;
+}
+
+/** The action text with the environment's first stop string appended when the expert left it off. */
+export function withStop(env: Environment, action: string): string {
+  return env.actionStops.some((stop) => action.endsWith(stop)) ? action : action + env.actionStops[0];
+}
+
+export function collectDemonstrations(
+  env: Environment,
+  taskIds: readonly string[],
+  opts: { perTask: number; noise: number; seed: number },
+): DemonstrationSet {
+  const demos: Demonstration[] = [];
+  let solved = 0;
+  for (const taskId of taskIds) {
+    for (let k = 0; k < opts.perTask; k++) {
+      const seed = hashSeed(`${opts.seed}/demo/${taskId}/${k}`);
+      const episode = env.createEpisode(taskId, seed);
+      const expert = env.expert(taskId, { noise: opts.noise, seed });
+      while (!episode.done) {
+        const context = episode.context();
+        const action = withStop(env, expert.act(episode));
+        demos.push({ taskId, context, action });
+        episode.step(action);
+      }
+      if (episode.score().success) solved++;
+    }
+  }
+  const episodes = taskIds.length * opts.perTask;
+  return { demos, episodes, expertSuccess: episodes ? solved / episodes : 0 };
+}
+
+/** Token sequences with the loss on the action tokens only (the context is the model's input, not its output). */
+export function demonstrationExamples(tokenizer: Tokenizer, demos: readonly Demonstration[], contextLength: number, maxActionTokens: number): SftExample[] {
+  return demos.map(({ context, action }) => {
+    const prompt = promptTokens(tokenizer, context, contextLength, maxActionTokens);
+    const target = tokenizer.encode(action).slice(0, maxActionTokens);
+    return { tokens: [...prompt, ...target], lossMask: [...prompt.map(() => 0), ...target.map(() => 1)] };
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * scoreBatch's domain half: with the weights frozen, the log-probs of the sampled actions under the current
+ * policy (the PPO ratio's denominator), under the frozen reference, and the critic's values, all in row space.
+ * Recomputed here rather than taken from the sampler, so the loss never depends on inference-engine numerics.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { logProbsAndEntropy, Model, values as criticValues } from '../policy/model';
+import type { Matrix } from '../rl';
+import { buildSegments, rowMask, Segment, segmentBatch, writeRows } from './segments';
+import type { Trajectory } from './trajectory';
+
+export interface Scores {
+  oldLogProbs: Matrix;
+  refLogProbs?: Matrix;
+  values?: Matrix;
+  /** Mean entropy of the policy over action tokens. */
+  entropy: number;
+}
+
+export interface ScoreModels {
+  policy: Model;
+  reference?: Model;
+  critic?: Model;
+}
+
+const zerosLike = (mask: Matrix): Matrix => mask.map((row) => row.map(() => 0));
+
+export async function scoreTrajectories(models: ScoreModels, trajectories: Trajectory[], chunk = 16): Promise<Scores> {
+  const segments = buildSegments(trajectories);
+  const mask = rowMask(trajectories);
+  const oldLogProbs = zerosLike(mask);
+  const refLogProbs = models.reference ? zerosLike(mask) : undefined;
+  const values = models.critic ? zerosLike(mask) : undefined;
+  let entropySum = 0;
+  let tokens = 0;
+
+  for (let start = 0; start < segments.length; start += chunk) {
+    const part: Segment[] = segments.slice(start, start + chunk);
+    const batch = segmentBatch(part);
+    const [logp, entropy, ref, value] = tf.tidy(() => {
+      const policy = logProbsAndEntropy(models.policy, batch.inputs, batch.targets); // [B,T] each
+      const ref = models.reference ? logProbsAndEntropy(models.reference, batch.inputs, batch.targets).logProbs : undefined;
+      const value = models.critic ? criticValues(models.critic, batch.inputs) : undefined; // [B,T]
+      return [policy.logProbs, policy.entropy, ref, value];
+    });
+    const logpRows = (await logp.array()) as number[][];
+    writeRows(oldLogProbs, part, logpRows);
+    const entropyRows = (await entropy.array()) as number[][];
+    entropyRows.forEach((row, i) => row.forEach((h, t) => (entropySum += batch.mask[i][t] * h)));
+    tokens += batch.tokens;
+    if (ref && refLogProbs) writeRows(refLogProbs, part, (await ref.array()) as number[][]);
+    if (value && values) writeRows(values, part, (await value.array()) as number[][]);
+    tf.dispose([logp, entropy, ref, value].filter((t): t is tf.Tensor2D => t !== undefined));
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats through
+  }
+  return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0 };
+}
