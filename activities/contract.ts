@@ -70,6 +70,9 @@ export interface ScoreBatchResult {
 
 export interface ComputeAdvantagesInput extends StepInput {
   rewards: ArtifactRef;
+  /** The step's trajectories and their scores (critic values, log-probs): GAE and SALT need them. */
+  rollouts?: ArtifactRef[];
+  scores?: ArtifactRef;
 }
 
 export interface ComputeAdvantagesResult {
@@ -84,6 +87,8 @@ export interface UpdatePolicyInput extends StepInput {
   scores: ArtifactRef;
   advantages: ArtifactRef;
   learningRate: number;
+  /** The KL coefficient for this step (`setHyperparameters` may change it); absent = config.agent.kl.coef. */
+  klCoef?: number;
 }
 
 export interface UpdatePolicyResult {
@@ -119,6 +124,53 @@ export interface RecordStepInput extends StepInput {
   policyVersion: number;
   checkpoint: CheckpointRef;
   metrics: StepMetrics;
+  /**
+   * The loop state after this step, saved beside the step row (env-independent, see activities/index.ts) so
+   * `ratchet resume` can continue from here. Environments' recordStep implementations ignore it.
+   */
+  resume?: ResumePoint;
+}
+
+/** What a resumed run needs to continue exactly where an uninterrupted one would be after `step` steps. */
+export interface ResumePoint {
+  /** Steps completed (the next step's index). */
+  step: number;
+  /** The published policy the next step rolls out with. */
+  policy: PolicyRef;
+  learningRate: number;
+  klCoef: number;
+}
+
+/** Held-out evaluation of one policy version on one split (greedy, or k samples per task for pass@k). */
+export interface EvaluateInput extends StepInput {
+  policy: PolicyRef;
+  split: string;
+  /** Tasks to evaluate: the first N of the split in its fixed order; 0 = all. */
+  tasks: number;
+  mode: 'greedy' | 'pass@k';
+  /** Samples per task: 1 for greedy, config.evaluation.passK for pass@k. */
+  k: number;
+}
+
+export interface EvaluationResult {
+  /** e.g. { success, meanReward, tgc, sgc, em, f1, passAtK }; env-specific keys allowed. */
+  metrics: Record<string, number>;
+  /** Episodes played (tasks x k). */
+  episodes: number;
+  /** Per-task results in the artifact store. */
+  details: ArtifactRef;
+}
+
+export interface RecordEvaluationInput {
+  runId: string;
+  step: number;
+  policyVersion: number;
+  split: string;
+  /** `greedy` or `pass@<k>`: one row per (run, step, split, mode). */
+  mode: string;
+  /** Samples per task (the row's task count is episodes / k). */
+  k: number;
+  result: EvaluationResult;
 }
 
 export type RunStatus = 'running' | 'completed' | 'stopped' | 'failed';
@@ -142,12 +194,14 @@ export interface EnvStepActivities {
   updatePolicy(input: UpdatePolicyInput): Promise<UpdatePolicyResult>;
   syncWeights(input: SyncWeightsInput): Promise<PolicyRef>;
   recordStep(input: RecordStepInput): Promise<void>;
+  evaluatePolicy(input: EvaluateInput): Promise<EvaluationResult>;
 }
 
-/** Activities on the cpu queue (env-independent recordRun included). */
+/** Activities on the cpu queue (env-independent recordRun and recordEvaluation included). */
 export interface CpuActivities
-  extends Pick<EnvStepActivities, 'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'computeAdvantages' | 'recordStep'> {
+  extends Pick<EnvStepActivities, 'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'computeAdvantages' | 'recordStep' | 'evaluatePolicy'> {
   recordRun(input: RecordRunInput): Promise<void>;
+  recordEvaluation(input: RecordEvaluationInput): Promise<void>;
 }
 
 /** Activities on the gpu queue. */

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { EnvName } from '../workflows/config';
+import { createAgentActivities } from './agent/agent-activities';
 import { createBanditActivities } from './bandit/bandit-activities';
 import type { EnvStepActivities } from './contract';
 import type { ActivityDeps } from './deps';
@@ -12,8 +13,8 @@ type Factory = (deps: ActivityDeps) => EnvStepActivities;
 
 const FACTORIES: Partial<Record<EnvName, Factory>> = {
   bandit: createBanditActivities,
-  // apps: createAppsActivities,
-  // deepsearch: createDeepSearchActivities,
+  apps: createAgentActivities,
+  deepsearch: createAgentActivities,
 };
 
 /** Builds each environment's implementation once per worker, on first use. */

@@ -6,23 +6,27 @@
  * Deterministic: no I/O, time or randomness of its own; everything else happens in activities.
  */
 import {
-  ApplicationFailure,
   allHandlersFinished,
   condition,
+  ContinueAsNew,
   continueAsNew,
   defineQuery,
   defineSignal,
   defineUpdate,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities, PolicyRef, StepMetrics } from '../activities/contract';
-import { InvalidRunConfigError, parseRunConfig, type RunConfig } from './config';
+import { activityOptions } from './activity-options';
+import type { RunConfig } from './config';
+import { evaluationRun, type EvaluationSummary } from './evaluation-run';
 import * as sa from './search-attributes';
+import { validateRunConfig } from './validate';
 
 // --- Messages ---
 
@@ -33,26 +37,46 @@ export interface Progress {
   totalSteps: number;
   policyVersion: number;
   learningRate: number;
+  klCoef: number;
   paused: boolean;
   stopRequested: boolean;
   phase: string;
   last?: StepMetrics & { step: number };
+  lastEvaluation?: EvaluationSummary;
+}
+
+/** Hyperparameters that may change between steps; each field is optional (absent = unchanged). */
+export interface Hyperparameters {
+  learningRate?: number;
+  klCoef?: number;
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const stopAfterStepSignal = defineSignal('stopAfterStep');
+/** Kept so recorded histories that used it still replay; `setHyperparameters` is the general form. */
 export const setLearningRateUpdate = defineUpdate<{ previous: number; learningRate: number }, [number]>('setLearningRate');
+export const setHyperparametersUpdate = defineUpdate<{ previous: Required<Hyperparameters>; current: Required<Hyperparameters> }, [Hyperparameters]>(
+  'setHyperparameters',
+);
 
 /** The small state carried across continue-as-new. */
+/** The small state carried across continue-as-new, and (rebuilt from Postgres by `ratchet resume`) into a resumed run. */
 export interface LoopState {
   step: number;
   policy: PolicyRef;
   learningRate: number;
+  /** Absent in states carried by older executions: then config.agent.kl.coef. */
+  klCoef?: number;
   paused: boolean;
   stopRequested: boolean;
   last?: Progress['last'];
+  lastEvaluation?: EvaluationSummary;
+  /** The step whose policy was last sent to evaluation (so a run never evaluates one step twice). */
+  evaluatedStep?: number;
+  /** Set by `ratchet resume`: the run row goes back to `running` before the next step. */
+  resumed?: boolean;
 }
 
 export interface TrainingRunResult {
@@ -64,7 +88,7 @@ export interface TrainingRunResult {
 }
 
 export async function trainingRun(rawConfig: unknown, carried?: LoopState): Promise<TrainingRunResult> {
-  const config = validate(rawConfig);
+  const config = validateRunConfig(rawConfig);
   const { cpu, gpu } = activitiesFor(config);
   const { workflowId } = workflowInfo();
 
@@ -76,6 +100,9 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     paused: false,
     stopRequested: false,
   };
+  state.klCoef ??= config.agent.kl.coef;
+  // Evaluations run beside the next steps; this execution waits for them before it continues-as-new or ends.
+  const evaluations: Promise<unknown>[] = [];
 
   setHandler(progressQuery, () => ({
     runId: config.runId,
@@ -83,10 +110,12 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     totalSteps: config.steps,
     policyVersion: state.policy.version,
     learningRate: state.learningRate,
+    klCoef: state.klCoef!,
     paused: state.paused,
     stopRequested: state.stopRequested,
     phase,
     last: state.last,
+    lastEvaluation: state.lastEvaluation,
   }));
   setHandler(pauseSignal, () => void (state.paused = true));
   setHandler(resumeSignal, () => void (state.paused = false));
@@ -98,7 +127,17 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       state.learningRate = learningRate;
       return { previous, learningRate };
     },
-    { validator: (learningRate) => checkLearningRate(learningRate) },
+    { validator: (learningRate) => checkHyperparameters({ learningRate }) },
+  );
+  setHandler(
+    setHyperparametersUpdate,
+    (change) => {
+      const previous = { learningRate: state.learningRate, klCoef: state.klCoef! };
+      if (change.learningRate !== undefined) state.learningRate = change.learningRate;
+      if (change.klCoef !== undefined) state.klCoef = change.klCoef;
+      return { previous, current: { learningRate: state.learningRate, klCoef: state.klCoef! } };
+    },
+    { validator: (change) => checkHyperparameters(change) },
   );
 
   upsertSearchAttributes([
@@ -114,122 +153,161 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0 });
     phase = 'initPolicy';
     state.policy = await gpu.initPolicy({ runId: config.runId, config });
+  } else if (carried.resumed) {
+    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step });
+    state.resumed = false;
   }
 
-  let stepsThisExecution = 0;
-  while (state.step < config.steps && !state.stopRequested) {
-    if (stepsThisExecution >= config.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
-      phase = 'continuing-as-new';
-      await condition(allHandlersFinished);
-      return await continueAsNew<typeof trainingRun>(config, state);
-    }
-    if (state.paused) {
-      phase = 'paused';
-      upsertSearchAttributes([{ key: sa.RatchetPaused, value: true }]);
-      setCurrentDetails(`paused before step ${state.step + 1}/${config.steps}`);
-      await condition(() => !state.paused || state.stopRequested);
-      upsertSearchAttributes([{ key: sa.RatchetPaused, value: false }]);
-      if (state.stopRequested) break;
-    }
-
-    const step = state.step;
-    const input = { runId: config.runId, step, config };
-    const startedAt = Date.now(); // workflow clock: deterministic on replay
-
-    phase = 'selectTasks';
-    const { taskIds } = await cpu.selectTasks(input);
-
-    phase = 'rolloutBatch';
-    const shards = splitIntoShards(taskIds, config.rolloutShards);
-    const rollouts = (
-      await Promise.all(
-        shards.map((shard) => cpu.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: state.policy })),
-      )
-    ).map((result) => result.rollouts);
-
-    phase = 'checkRewards';
-    const rewards = await cpu.checkRewards({ ...input, rollouts });
-
-    phase = 'scoreBatch';
-    const scores = await gpu.scoreBatch({ ...input, rollouts, policy: state.policy });
-
-    phase = 'computeAdvantages';
-    const advantages = await cpu.computeAdvantages({ ...input, rewards: rewards.rewards });
-
-    phase = 'updatePolicy';
-    const update = await gpu.updatePolicy({
-      ...input,
-      policy: state.policy,
-      rollouts,
-      scores: scores.scores,
-      advantages: advantages.advantages,
-      learningRate: state.learningRate,
-    });
-
-    phase = 'syncWeights';
-    const published = await gpu.syncWeights({ ...input, checkpoint: update.checkpoint });
-
-    const metrics: StepMetrics = {
-      meanReward: rewards.meanReward,
-      successRate: rewards.successRate,
-      entropy: scores.entropy,
-      kl: update.kl,
-      flatGroups: advantages.flatGroups,
-      learningRate: state.learningRate,
-      wallMs: Date.now() - startedAt,
-    };
-    phase = 'recordStep';
-    await cpu.recordStep({ ...input, rollouts, rewards: rewards.rewards, policyVersion: state.policy.version, checkpoint: update.checkpoint, metrics });
-
-    state.policy = published;
-    state.step = step + 1;
-    state.last = { step: state.step, ...metrics };
-    stepsThisExecution++;
-    upsertSearchAttributes([
-      { key: sa.RatchetStep, value: state.step },
-      { key: sa.RatchetPolicyVersion, value: state.policy.version },
-      { key: sa.RatchetMeanReward, value: metrics.meanReward },
-      { key: sa.RatchetSuccessRate, value: metrics.successRate },
-    ]);
-    setCurrentDetails(
-      `step ${state.step}/${config.steps} · policy v${state.policy.version} · reward ${metrics.meanReward.toFixed(3)} · ` +
-        `success ${(100 * metrics.successRate).toFixed(1)}% · lr ${state.learningRate}`,
-    );
-  }
-
-  phase = 'finished';
-  const status = state.step >= config.steps ? 'completed' : 'stopped';
-  await cpu.recordRun({ runId: config.runId, workflowId, config, status, stepsCompleted: state.step });
-  await condition(allHandlersFinished);
-  return { runId: config.runId, status, steps: state.step, policyVersion: state.policy.version, last: state.last };
-}
-
-/** A bad config fails the run at once, naming the field; it is never retried. */
-function validate(rawConfig: unknown): RunConfig {
   try {
-    return parseRunConfig(rawConfig);
+    return await loop();
   } catch (err) {
-    if (err instanceof InvalidRunConfigError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRunConfig', err.issues);
+    // A failing run says so in Postgres (a terminated one cannot: `ratchet resume` handles both).
+    if (!(err instanceof ContinueAsNew) && !isCancellation(err)) await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'failed', stepsCompleted: state.step });
     throw err;
   }
+
+  async function loop(): Promise<TrainingRunResult> {
+    let stepsThisExecution = 0;
+    while (state.step < config.steps && !state.stopRequested) {
+      if (stepsThisExecution >= config.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
+        phase = 'continuing-as-new';
+        await Promise.all(evaluations);
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof trainingRun>(config, state);
+      }
+      if (state.paused) {
+        phase = 'paused';
+        upsertSearchAttributes([{ key: sa.RatchetPaused, value: true }]);
+        setCurrentDetails(`paused before step ${state.step + 1}/${config.steps}`);
+        await condition(() => !state.paused || state.stopRequested);
+        upsertSearchAttributes([{ key: sa.RatchetPaused, value: false }]);
+        if (state.stopRequested) break;
+      }
+
+      const step = state.step;
+      const input = { runId: config.runId, step, config };
+      const startedAt = Date.now(); // workflow clock: deterministic on replay
+
+      phase = 'selectTasks';
+      const { taskIds } = await cpu.selectTasks(input);
+
+      phase = 'rolloutBatch';
+      const shards = splitIntoShards(taskIds, config.rolloutShards);
+      const rollouts = (
+        await Promise.all(
+          shards.map((shard) => cpu.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: state.policy })),
+        )
+      ).map((result) => result.rollouts);
+
+      phase = 'checkRewards';
+      const rewards = await cpu.checkRewards({ ...input, rollouts });
+
+      phase = 'scoreBatch';
+      const scores = await gpu.scoreBatch({ ...input, rollouts, policy: state.policy });
+
+      phase = 'computeAdvantages';
+      const advantages = await cpu.computeAdvantages({ ...input, rewards: rewards.rewards, rollouts, scores: scores.scores });
+
+      phase = 'updatePolicy';
+      const update = await gpu.updatePolicy({
+        ...input,
+        policy: state.policy,
+        rollouts,
+        scores: scores.scores,
+        advantages: advantages.advantages,
+        learningRate: state.learningRate,
+        klCoef: state.klCoef,
+      });
+
+      phase = 'syncWeights';
+      const published = await gpu.syncWeights({ ...input, checkpoint: update.checkpoint });
+
+      const metrics: StepMetrics = {
+        meanReward: rewards.meanReward,
+        successRate: rewards.successRate,
+        entropy: scores.entropy,
+        kl: update.kl,
+        flatGroups: advantages.flatGroups,
+        learningRate: state.learningRate,
+        wallMs: Date.now() - startedAt,
+      };
+      phase = 'recordStep';
+      await cpu.recordStep({
+        ...input,
+        rollouts,
+        rewards: rewards.rewards,
+        policyVersion: state.policy.version,
+        checkpoint: update.checkpoint,
+        metrics,
+        resume: { step: step + 1, policy: published, learningRate: state.learningRate, klCoef: state.klCoef! },
+      });
+
+      state.policy = published;
+      state.step = step + 1;
+      state.last = { step: state.step, ...metrics };
+      stepsThisExecution++;
+      upsertSearchAttributes([
+        { key: sa.RatchetStep, value: state.step },
+        { key: sa.RatchetPolicyVersion, value: state.policy.version },
+        { key: sa.RatchetMeanReward, value: metrics.meanReward },
+        { key: sa.RatchetSuccessRate, value: metrics.successRate },
+      ]);
+      setCurrentDetails(
+        `step ${state.step}/${config.steps} · policy v${state.policy.version} · reward ${metrics.meanReward.toFixed(3)} · ` +
+          `success ${(100 * metrics.successRate).toFixed(1)}% · lr ${state.learningRate}`,
+      );
+      if (config.evaluation.every > 0 && state.step % config.evaluation.every === 0 && state.step < config.steps && !state.stopRequested) {
+        await evaluate();
+      }
+    }
+
+    phase = 'evaluating';
+    if (state.evaluatedStep !== state.step) await evaluate();
+    await Promise.all(evaluations);
+    phase = 'finished';
+    const status = state.step >= config.steps ? 'completed' : 'stopped';
+    await cpu.recordRun({ runId: config.runId, workflowId, config, status, stepsCompleted: state.step });
+    await condition(allHandlersFinished);
+    return { runId: config.runId, status, steps: state.step, policyVersion: state.policy.version, last: state.last };
+  }
+
+  /** Start the held-out evaluation of the current policy as a child workflow (id: one per run and step). */
+  async function evaluate(): Promise<void> {
+    state.evaluatedStep = state.step;
+    const child = await startChild(evaluationRun, {
+      workflowId: `${workflowId}/eval/step-${state.step}`,
+      args: [{ config, step: state.step, policy: state.policy }],
+      typedSearchAttributes: [
+        { key: sa.RatchetRunId, value: config.runId },
+        { key: sa.RatchetEnv, value: config.env },
+        { key: sa.RatchetStep, value: state.step },
+      ],
+    });
+    evaluations.push(
+      child.result().then((summary) => {
+        if (!state.lastEvaluation || summary.step >= state.lastEvaluation.step) state.lastEvaluation = summary;
+      }),
+    );
+  }
 }
 
-function checkLearningRate(learningRate: unknown): void {
-  if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0 || learningRate > 100) {
+/** The bounds the config schema puts on these values, checked before an update is accepted. */
+function checkHyperparameters(change: unknown): void {
+  if (typeof change !== 'object' || change === null || Array.isArray(change)) throw new Error('expected an object { learningRate?, klCoef? }');
+  const { learningRate, klCoef, ...rest } = change as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw new Error(`unknown hyperparameter(s) ${unknown.join(', ')}; expected learningRate, klCoef`);
+  if (learningRate === undefined && klCoef === undefined) throw new Error('nothing to change: give learningRate and/or klCoef');
+  if (learningRate !== undefined && (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0 || learningRate > 100)) {
     throw new Error(`learningRate must be a number in (0, 100], got ${JSON.stringify(learningRate)}`);
+  }
+  if (klCoef !== undefined && (typeof klCoef !== 'number' || !Number.isFinite(klCoef) || klCoef < 0 || klCoef > 10)) {
+    throw new Error(`klCoef must be a number in [0, 10], got ${JSON.stringify(klCoef)}`);
   }
 }
 
 function activitiesFor(config: RunConfig) {
-  const options: ActivityOptions = {
-    startToCloseTimeout: config.timeouts.activityStartToClose as ActivityOptions['startToCloseTimeout'],
-    heartbeatTimeout: config.timeouts.activityHeartbeat as ActivityOptions['heartbeatTimeout'],
-    retry: {
-      initialInterval: config.timeouts.retryInitialInterval as ActivityOptions['startToCloseTimeout'],
-      maximumInterval: config.timeouts.retryMaximumInterval as ActivityOptions['startToCloseTimeout'],
-      nonRetryableErrorTypes: ['InvalidRunConfig', 'NotImplemented', 'ArtifactIntegrityError'],
-    },
-  };
+  const options = activityOptions(config);
   return {
     cpu: proxyActivities<CpuActivities>({ ...options, taskQueue: config.taskQueues.cpu }),
     gpu: proxyActivities<GpuActivities>({ ...options, taskQueue: config.taskQueues.gpu }),

@@ -1,0 +1,63 @@
+/**
+ * Held-out evaluation: the policy plays every chosen task greedily (and, for pass@k, k sampled attempts), and
+ * the environment's verifier scores each episode. Task success is TGC; a scenario counts for SGC when all of
+ * its variants succeed (AppWorld's two metrics); deepsearch's EM and F1 come from the episodes' metrics.
+ */
+import { hashSeed } from '../common/random';
+import type { Environment, TaskInfo } from '../envs/types';
+import type { OrtPolicy } from '../policy/generate';
+import type { Tokenizer } from '../policy/tokenizer';
+import { rollout, SamplingOptions } from './rollout';
+import type { Trajectory } from './trajectory';
+
+export interface EvaluationOptions {
+  mode: 'greedy' | 'pass@k';
+  k: number;
+  sampling: SamplingOptions;
+  seed: number;
+  policyVersion: number;
+}
+
+export interface EvaluationOutcome {
+  metrics: Record<string, number>;
+  trajectories: Trajectory[];
+}
+
+export async function evaluatePolicy(
+  env: Environment,
+  policy: OrtPolicy,
+  tokenizer: Tokenizer,
+  tasks: readonly TaskInfo[],
+  opts: EvaluationOptions,
+  onTurn?: () => void,
+): Promise<EvaluationOutcome> {
+  const attempts = opts.mode === 'greedy' ? 1 : Math.max(1, opts.k);
+  const specs = tasks.flatMap((task, group) =>
+    Array.from({ length: attempts }, (_, sample) => ({ taskId: task.id, group, sample, seed: hashSeed(`${opts.seed}/eval/${task.id}/${sample}`) })),
+  );
+  const temperature = opts.mode === 'greedy' ? 0 : opts.sampling.temperature;
+  const trajectories = await rollout(env, policy, tokenizer, specs, { ...opts.sampling, temperature, policyVersion: opts.policyVersion, onTurn });
+  return { metrics: summarise(tasks, trajectories, attempts), trajectories };
+}
+
+function summarise(tasks: readonly TaskInfo[], trajectories: readonly Trajectory[], attempts: number): Record<string, number> {
+  const byTask = new Map<string, Trajectory[]>();
+  for (const t of trajectories) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
+  const first = tasks.map((task) => byTask.get(task.id)![0]);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const scenarios = new Map<string, boolean>();
+  tasks.forEach((task, i) => scenarios.set(task.scenario, (scenarios.get(task.scenario) ?? true) && first[i].success));
+  const metrics: Record<string, number> = {
+    tasks: tasks.length,
+    success: mean(first.map((t) => (t.success ? 1 : 0))),
+    meanReward: mean(first.map((t) => t.reward)),
+    sgc: mean([...scenarios.values()].map((ok) => (ok ? 1 : 0))),
+    meanTurns: mean(first.map((t) => t.turns.length)),
+    envErrorsPerEpisode: mean(first.map((t) => t.envErrors)),
+  };
+  for (const key of ['em', 'f1', 'cover_em']) {
+    if (first.every((t) => typeof t.metrics[key] === 'number')) metrics[key] = mean(first.map((t) => t.metrics[key]));
+  }
+  if (attempts > 1) metrics[`pass@${attempts}`] = mean(tasks.map((task) => (byTask.get(task.id)!.some((t) => t.success) ? 1 : 0)));
+  return metrics;
+}

@@ -1,0 +1,286 @@
+/**
+ * One training step of a text agent, phase by phase (DESIGN section 2), over the artifact store. Each phase
+ * loads its inputs by reference (verified by sha256), does its work, writes its output under a deterministic
+ * key and returns references: the Temporal activities call these, and so does the in-process trainer, so both
+ * paths run the same code. Every random draw derives from (config.seed, step, ...), never from time or attempt.
+ */
+import type { ArtifactStore } from '../common/artifacts';
+import { hashSeed } from '../common/random';
+import { initBackend } from '../policy/backend';
+import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
+import type { RunConfig } from '../workflows/config';
+import { Advantages, computeAdvantages } from './advantages';
+import { AgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
+import { buildBaseModel } from './base-model';
+import { textEnvironment, TextEnvName } from './environments';
+import { evaluatePolicy } from './evaluate';
+import { PolicyCache, publishPolicy } from './policy-bundle';
+import { rollout } from './rollout';
+import { Scores, scoreTrajectories } from './score';
+import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
+import { ppoUpdate, UpdateMetrics } from './update';
+
+/** What crosses Temporal: an artifact's key and the sha256 every reader verifies. */
+export interface ArtifactRef {
+  key: string;
+  sha256: string;
+}
+
+export interface PublishedPolicy extends ArtifactRef {
+  version: number;
+  checkpoint: ArtifactRef;
+}
+
+export interface PhaseContext {
+  store: ArtifactStore;
+  /** Loaded ONNX policies by hash (rollout side). */
+  policies: PolicyCache;
+  /** Trainer states by checkpoint hash (update side): the last one stays in memory between steps. */
+  states: Map<string, Promise<AgentState>>;
+  /** Called often during long work (activities heartbeat and notice cancellation here). */
+  heartbeat?: (details?: unknown) => void;
+}
+
+const pad = (n: number) => String(n).padStart(6, '0');
+export const keys = {
+  checkpoint: (runId: string, version: number) => `runs/${runId}/checkpoints/v${pad(version)}.ckpt`,
+  policy: (runId: string, version: number) => `runs/${runId}/policy/v${pad(version)}.onnx`,
+  step: (runId: string, step: number, name: string) => `runs/${runId}/step-${pad(step)}/${name}`,
+  evaluation: (runId: string, step: number, split: string, mode: string) => `runs/${runId}/eval/step-${pad(step)}/${split.replace('/', '-')}-${mode.replace('@', '-at-')}.json`,
+};
+
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const parse = <T>(bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as T;
+
+export function envOf(config: RunConfig) {
+  return textEnvironment(config.env as TextEnvName, { apps: config.apps, deepsearch: config.deepsearch });
+}
+
+const needsCritic = (config: RunConfig) => config.algorithm === 'ppo';
+const needsReference = (config: RunConfig) => config.agent.kl.mode !== 'none' && config.agent.kl.coef > 0;
+
+async function stateFor(ctx: PhaseContext, ref: ArtifactRef): Promise<AgentState> {
+  let entry = ctx.states.get(ref.sha256);
+  if (!entry) {
+    entry = loadAgentState(ctx.store, ref);
+    entry.catch(() => ctx.states.delete(ref.sha256));
+    ctx.states.set(ref.sha256, entry);
+  }
+  return entry;
+}
+
+/** Keep only the given checkpoints' states in memory (the policy being trained and the frozen reference). */
+function retainStates(ctx: PhaseContext, keep: string[]): void {
+  for (const sha of [...ctx.states.keys()]) if (!keep.includes(sha)) ctx.states.delete(sha);
+}
+
+/** Version 0: the base policy (given, or built by SFT on expert demonstrations), checkpointed and published. */
+export async function initPolicyPhase(ctx: PhaseContext, runId: string, config: RunConfig): Promise<PublishedPolicy & { sft?: Record<string, number> }> {
+  await initBackend({ quiet: true });
+  const env = envOf(config);
+  let state: AgentState;
+  let sft: Record<string, number> | undefined;
+  if (config.agent.base.checkpoint) {
+    state = await loadAgentState(ctx.store, config.agent.base.checkpoint);
+    state.step = 0;
+  } else {
+    const base = await buildBaseModel(env, config.agent, {
+      split: config.split,
+      seed: config.seed,
+      onStep: (step, loss) => ctx.heartbeat?.({ phase: 'sft', step, loss }),
+    });
+    sft = { demos: base.sft.demos, expertSuccess: base.sft.expertSuccess, heldOutAccuracy: base.sft.heldOutAccuracy, finalLoss: base.sft.finalLoss };
+    state = initialAgentState(base.tokenizer, base.policy, { withCritic: false, seed: config.seed });
+  }
+  if (needsCritic(config) && !state.critic) state = initialAgentState(state.tokenizer, state.policy, { withCritic: true, seed: config.seed });
+  const checkpoint = await saveAgentState(ctx.store, keys.checkpoint(runId, 0), state);
+  const policy = await publishPolicy(ctx.store, keys.policy(runId, 0), state.policy, state.tokenizer);
+  ctx.states.set(checkpoint.sha256, Promise.resolve(state));
+  return { version: 0, key: policy.key, sha256: policy.sha256, checkpoint: { key: checkpoint.key, sha256: checkpoint.sha256 }, sft };
+}
+
+/** The curriculum replays the run's earlier outcomes (from Postgres or memory), so resuming picks the same tasks. */
+export function selectTasksPhase(config: RunConfig, step: number, history: { step: number; taskId: string; success: boolean }[]): string[] {
+  const pool = envOf(config).tasks(config.split).map((t) => t.id);
+  let curriculum = createCurriculum(pool);
+  for (let s = 0; s < step; s++) {
+    curriculum = recordOutcomes(curriculum, history.filter((h) => h.step === s).map((h) => ({ taskId: h.taskId, success: h.success ? 1 : 0 })));
+  }
+  return sampleTasks(curriculum, Math.min(config.tasksPerStep, pool.length), hashSeed(`${config.seed}/tasks/${step}`));
+}
+
+export async function rolloutPhase(
+  ctx: PhaseContext,
+  input: { runId: string; step: number; config: RunConfig; shard: number; taskIds: string[]; firstGroup: number; policy: { version: number; key: string; sha256: string } },
+): Promise<{ rollouts: ArtifactRef; trajectories: number }> {
+  const { runId, step, config, shard } = input;
+  const { policy, tokenizer } = await ctx.policies.get(input.policy);
+  const specs = input.taskIds.flatMap((taskId, offset) =>
+    Array.from({ length: config.groupSize }, (_, sample) => ({
+      taskId,
+      group: input.firstGroup + offset,
+      sample,
+      seed: hashSeed(`${config.seed}/rollout/${step}/${taskId}/${sample}`),
+    })),
+  );
+  const trajectories = await rollout(envOf(config), policy, tokenizer, specs, {
+    ...config.agent.sampling,
+    policyVersion: input.policy.version,
+    onTurn: (turn, running) => ctx.heartbeat?.({ shard, turn, running }),
+  });
+  const ref = await ctx.store.put(keys.step(runId, step, `rollouts/shard-${String(shard).padStart(3, '0')}.json`), encodeTrajectories(trajectories));
+  return { rollouts: { key: ref.key, sha256: ref.sha256 }, trajectories: trajectories.length };
+}
+
+export async function loadTrajectories(store: ArtifactStore, refs: ArtifactRef[]): Promise<Trajectory[]> {
+  const shards = await Promise.all(refs.map(async (ref) => decodeTrajectories(await store.get(ref.key, ref.sha256))));
+  return shards.flat().sort((a, b) => a.group - b.group || a.sample - b.sample);
+}
+
+export interface RewardRow {
+  taskId: string;
+  group: number;
+  sample: number;
+  reward: number;
+  success: boolean;
+  turns: number;
+  tokens: number;
+  finishReason: string;
+  envErrors: number;
+  metrics: Record<string, number>;
+}
+
+/** The verifier replays each trajectory's actions in a fresh episode and scores the final state. */
+export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: number, config: RunConfig, refs: ArtifactRef[]) {
+  const env = envOf(config);
+  const rows: RewardRow[] = (await loadTrajectories(ctx.store, refs)).map((t) => {
+    const episode = env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
+    for (const turn of t.turns) episode.step(turn.action);
+    const score = episode.score();
+    return {
+      taskId: t.taskId,
+      group: t.group,
+      sample: t.sample,
+      reward: score.reward,
+      success: score.success,
+      turns: t.turns.length,
+      tokens: t.turns.reduce((n, turn) => n + turn.actionTokens.length, 0),
+      finishReason: episode.finishReason,
+      envErrors: t.turns.filter((turn) => turn.error).length,
+      metrics: score.metrics,
+    };
+  });
+  const ref = await ctx.store.put(keys.step(runId, step, 'rewards.json'), json(rows));
+  const n = Math.max(1, rows.length);
+  return {
+    rewards: { key: ref.key, sha256: ref.sha256 },
+    rows,
+    meanReward: rows.reduce((s, r) => s + r.reward, 0) / n,
+    successRate: rows.filter((r) => r.success).length / n,
+  };
+}
+
+/** Trajectories with the verified rewards in place of the sampler's. */
+async function verifiedTrajectories(store: ArtifactStore, rollouts: ArtifactRef[], rewards: ArtifactRef): Promise<Trajectory[]> {
+  const rows = parse<RewardRow[]>(await store.get(rewards.key, rewards.sha256));
+  const byKey = new Map(rows.map((r) => [`${r.group}/${r.sample}`, r]));
+  return (await loadTrajectories(store, rollouts)).map((t) => {
+    const row = byKey.get(`${t.group}/${t.sample}`);
+    if (!row) throw new Error(`no verified reward for trajectory ${t.group}/${t.sample}`);
+    return { ...t, reward: row.reward, success: row.success };
+  });
+}
+
+export async function scorePhase(
+  ctx: PhaseContext,
+  input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; policy: PublishedPolicy; reference: ArtifactRef },
+): Promise<{ scores: ArtifactRef; entropy: number }> {
+  await initBackend({ quiet: true });
+  const state = await stateFor(ctx, input.policy.checkpoint);
+  const reference = needsReference(input.config) ? await stateFor(ctx, input.reference) : undefined;
+  const trajectories = await loadTrajectories(ctx.store, input.rollouts);
+  const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories);
+  ctx.heartbeat?.({ phase: 'score', trajectories: trajectories.length });
+  const ref = await ctx.store.put(keys.step(input.runId, input.step, 'scores.json'), json(scores));
+  return { scores: { key: ref.key, sha256: ref.sha256 }, entropy: scores.entropy };
+}
+
+export async function advantagesPhase(
+  ctx: PhaseContext,
+  input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; rewards: ArtifactRef; scores: ArtifactRef },
+): Promise<{ advantages: ArtifactRef; flatGroups: number; meanKl: number }> {
+  const { config } = input;
+  if (config.algorithm === 'reinforce') throw new Error('text agents use reinforce_pp, not reinforce');
+  const trajectories = await verifiedTrajectories(ctx.store, input.rollouts, input.rewards);
+  const scores = parse<Scores>(await ctx.store.get(input.scores.key, input.scores.sha256));
+  const advantages = computeAdvantages(config.algorithm, trajectories, scores, config.agent);
+  const ref = await ctx.store.put(keys.step(input.runId, input.step, 'advantages.json'), json(advantages));
+  return { advantages: { key: ref.key, sha256: ref.sha256 }, flatGroups: advantages.flatGroups, meanKl: advantages.meanKl };
+}
+
+/** PPO epochs on the step's batch, then checkpoint version v+1 (deterministic bytes for the same inputs). */
+export async function updatePhase(
+  ctx: PhaseContext,
+  input: {
+    runId: string;
+    step: number;
+    config: RunConfig;
+    policy: PublishedPolicy;
+    reference: ArtifactRef;
+    rollouts: ArtifactRef[];
+    scores: ArtifactRef;
+    advantages: ArtifactRef;
+    learningRate: number;
+    klCoef?: number;
+  },
+): Promise<{ checkpoint: ArtifactRef & { version: number; step: number }; metrics: UpdateMetrics }> {
+  await initBackend({ quiet: true });
+  const { config, runId, step } = input;
+  const version = input.policy.version + 1;
+  const key = keys.checkpoint(runId, version);
+  // The same inputs always produce the same checkpoint; train into a fresh copy so a retry starts clean.
+  const state = await loadAgentState(ctx.store, input.policy.checkpoint);
+  const trajectories = await loadTrajectories(ctx.store, input.rollouts);
+  const scores = parse<Scores>(await ctx.store.get(input.scores.key, input.scores.sha256));
+  const advantages = parse<Advantages>(await ctx.store.get(input.advantages.key, input.advantages.sha256));
+  const settings = { ...config.agent, kl: { ...config.agent.kl, coef: input.klCoef ?? config.agent.kl.coef } };
+  const metrics = await ppoUpdate(state, trajectories, scores, advantages, {
+    settings,
+    learningRate: input.learningRate,
+    seed: hashSeed(`${config.seed}/update/${step}`),
+    onProgress: (done, total) => ctx.heartbeat?.({ phase: 'update', done, total }),
+  });
+  state.step = step + 1;
+  const ref = await saveAgentState(ctx.store, key, state);
+  ctx.states.set(ref.sha256, Promise.resolve(state));
+  retainStates(ctx, [ref.sha256, input.reference.sha256]);
+  return { checkpoint: { key: ref.key, sha256: ref.sha256, version, step: step + 1 }, metrics };
+}
+
+/** Weight sync: export checkpoint v to ONNX and publish it as policy version v. */
+export async function syncPhase(ctx: PhaseContext, runId: string, checkpoint: ArtifactRef & { version: number }): Promise<PublishedPolicy> {
+  await initBackend({ quiet: true });
+  const state = await stateFor(ctx, checkpoint);
+  const ref = await publishPolicy(ctx.store, keys.policy(runId, checkpoint.version), state.policy, state.tokenizer);
+  return { version: checkpoint.version, key: ref.key, sha256: ref.sha256, checkpoint: { key: checkpoint.key, sha256: checkpoint.sha256 } };
+}
+
+export async function evaluatePhase(
+  ctx: PhaseContext,
+  input: { runId: string; step: number; config: RunConfig; policy: { version: number; key: string; sha256: string }; split: string; tasks: number; mode: 'greedy' | 'pass@k'; k: number },
+) {
+  const env = envOf(input.config);
+  const all = env.tasks(input.split);
+  const tasks = input.tasks > 0 ? all.slice(0, input.tasks) : all;
+  const { policy, tokenizer } = await ctx.policies.get(input.policy);
+  const outcome = await evaluatePolicy(
+    env,
+    policy,
+    tokenizer,
+    tasks,
+    { mode: input.mode, k: input.k, sampling: input.config.agent.sampling, seed: input.config.seed, policyVersion: input.policy.version },
+    () => ctx.heartbeat?.({ phase: 'evaluate' }),
+  );
+  const ref = await ctx.store.put(keys.evaluation(input.runId, input.step, input.split, input.mode), json(outcome));
+  return { metrics: outcome.metrics, episodes: outcome.trajectories.length, details: { key: ref.key, sha256: ref.sha256 } };
+}
