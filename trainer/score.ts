@@ -4,7 +4,8 @@
  * Recomputed here rather than taken from the sampler, so the loss never depends on inference-engine numerics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { logProbsAndEntropy, Model, values as criticValues } from '../policy/model';
+import type { Model } from '../policy/model';
+import { actionLogProbsAndEntropy, actionValues } from './action-heads';
 import type { Matrix } from '../rl';
 import { buildSegments, rowMask, Segment, segmentBatch, writeRows } from './segments';
 import type { Trajectory } from './trajectory';
@@ -38,9 +39,9 @@ export async function scoreTrajectories(models: ScoreModels, trajectories: Traje
     const part: Segment[] = segments.slice(start, start + chunk);
     const batch = segmentBatch(part);
     const [logp, entropy, ref, value] = tf.tidy(() => {
-      const policy = logProbsAndEntropy(models.policy, batch.inputs, batch.targets); // [B,T] each
-      const ref = models.reference ? logProbsAndEntropy(models.reference, batch.inputs, batch.targets).logProbs : undefined;
-      const value = models.critic ? criticValues(models.critic, batch.inputs) : undefined; // [B,T]
+      const policy = actionLogProbsAndEntropy(models.policy, batch); // [B,A] each
+      const ref = models.reference ? actionLogProbsAndEntropy(models.reference, batch).logProbs : undefined;
+      const value = models.critic ? actionValues(models.critic, batch) : undefined; // [B,A]
       return [policy.logProbs, policy.entropy, ref, value];
     });
     const logpRows = (await logp.array()) as number[][];

@@ -56,39 +56,43 @@ export function rowMask(trajectories: readonly Trajectory[]): Matrix {
 }
 
 export interface SegmentBatch {
+  /** Model input ids [B,T], right-padded. */
   inputs: number[][];
+  /** Where each action token's prediction is read: indices into T, [B,A] (A = longest action; pad 0). */
+  positions: number[][];
+  /** The sampled action tokens, [B,A] (pad 0). */
   targets: number[][];
-  /** 1 where the target is an action token. */
+  /** 1 on real action tokens, 0 on padding, [B,A]. */
   mask: number[][];
   tokens: number;
 }
 
-/** Right-padded model batch for some segments. */
+/**
+ * The model batch for some segments. Per-token numbers use the compact [B,A] layout: only the action
+ * positions, because only they enter a loss (and the LM head then runs on A positions instead of T).
+ */
 export function segmentBatch(segments: readonly Segment[], pad = 0): SegmentBatch {
   const T = Math.max(1, ...segments.map((s) => s.inputs.length));
-  const fill = (values: number[]) => [...values, ...new Array(T - values.length).fill(pad)];
-  const mask = segments.map((s) => Array.from({ length: T }, (_, t) => (t >= s.actionStart && t < s.actionStart + s.actionLength ? 1 : 0)));
+  const A = Math.max(1, ...segments.map((s) => s.actionLength));
+  const fill = (values: number[], width: number) => [...values, ...new Array(width - values.length).fill(pad)];
   return {
-    inputs: segments.map((s) => fill(s.inputs)),
-    targets: segments.map((s) => fill(s.targets)),
-    mask,
+    inputs: segments.map((s) => fill(s.inputs, T)),
+    positions: segments.map((s) => fill(Array.from({ length: s.actionLength }, (_, k) => s.actionStart + k), A)),
+    targets: segments.map((s) => fill(s.targets.slice(s.actionStart, s.actionStart + s.actionLength), A)),
+    mask: segments.map((s) => Array.from({ length: A }, (_, k) => (k < s.actionLength ? 1 : 0))),
     tokens: segments.reduce((n, s) => n + s.actionLength, 0),
   };
 }
 
-/** Row-space values -> the segment layout of `segmentBatch` (0 off the action span). */
+/** Row-space values -> the [B,A] layout of `segmentBatch` (0 on padding). */
 export function toSegments(rows: Matrix, segments: readonly Segment[]): number[][] {
-  const T = Math.max(1, ...segments.map((s) => s.inputs.length));
-  return segments.map((s) => {
-    const out = new Array(T).fill(0);
-    for (let k = 0; k < s.actionLength; k++) out[s.actionStart + k] = rows[s.trajectory][s.rowOffset + k];
-    return out;
-  });
+  const A = Math.max(1, ...segments.map((s) => s.actionLength));
+  return segments.map((s) => Array.from({ length: A }, (_, k) => (k < s.actionLength ? rows[s.trajectory][s.rowOffset + k] : 0)));
 }
 
-/** Segment-space values (as produced by the model on `segmentBatch(segments)`) written into rows. */
+/** [B,A] values (as produced on `segmentBatch(segments)`) written into rows. */
 export function writeRows(rows: Matrix, segments: readonly Segment[], values: ArrayLike<number>[]): void {
   segments.forEach((s, i) => {
-    for (let k = 0; k < s.actionLength; k++) rows[s.trajectory][s.rowOffset + k] = values[i][s.actionStart + k];
+    for (let k = 0; k < s.actionLength; k++) rows[s.trajectory][s.rowOffset + k] = values[i][k];
   });
 }

@@ -43,14 +43,28 @@ describe('row and segment views of a batch', () => {
     ]);
   });
 
-  it('segment masks select exactly the action targets (observation and prompt tokens stay out of the loss)', () => {
+  it('a segment batch reads predictions exactly at the action positions (prompt and observation tokens enter no loss)', () => {
     const segments = buildSegments(batch);
-    const { inputs, targets, mask, tokens } = segmentBatch(segments);
+    const { inputs, positions, targets, mask, tokens } = segmentBatch(segments);
     expect(tokens).toBe(6);
-    const selected = targets.map((row, i) => row.filter((_, t) => mask[i][t] === 1));
-    expect(selected).toEqual([[10, 11], [12], [20, 21, 22]]);
-    // Inputs are the sequence shifted by one: the token before each target.
-    expect(inputs[0].slice(0, 3)).toEqual([1, 2, 10]);
+    expect(targets).toEqual([
+      [10, 11, 0],
+      [12, 0, 0],
+      [20, 21, 22],
+    ]);
+    expect(mask).toEqual([
+      [1, 1, 0],
+      [1, 0, 0],
+      [1, 1, 1],
+    ]);
+    // The input at each position is the token before the target it predicts.
+    segments.forEach((s, i) => {
+      const sequence = [...batch[s.trajectory].turns[s.turn].promptTokens, ...batch[s.trajectory].turns[s.turn].actionTokens];
+      for (let k = 0; k < s.actionLength; k++) {
+        expect(inputs[i][positions[i][k]]).toBe(sequence[sequence.length - s.actionLength + k - 1]);
+        expect(targets[i][k]).toBe(sequence[sequence.length - s.actionLength + k]);
+      }
+    });
   });
 
   it('moves per-token values between the views without loss', () => {
@@ -63,6 +77,6 @@ describe('row and segment views of a batch', () => {
     const back = rows.map((r) => r.map(() => 0));
     writeRows(back, segments, perSegment);
     expect(back).toEqual(rows);
-    expect(perSegment[1].filter((v) => v !== 0)).toEqual([0.3]);
+    expect(perSegment[1]).toEqual([0.3, 0, 0]);
   });
 });

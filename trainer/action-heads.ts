@@ -1,0 +1,40 @@
+/**
+ * The policy and critic heads evaluated only where a loss needs them: at the positions that predict action
+ * tokens. A turn's prompt is ~300 tokens and its action ~15, so the [.., V] log-softmax (the costliest tensor
+ * of a small model) shrinks twenty-fold. Selection is a one-hot batched matmul, differentiable on every
+ * backend (wasm has no gradient for gather).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hiddenStates, Model } from '../policy/model';
+import type { SegmentBatch } from './segments';
+
+/** Hidden states at the action positions: [B,A,C]. Call inside tf.tidy. */
+function atActions(model: Model, batch: SegmentBatch): tf.Tensor3D {
+  const hidden = hiddenStates(model, batch.inputs); // [B,T,C]
+  const T = hidden.shape[1];
+  const positions = tf.tensor2d(batch.positions, undefined, 'int32'); // [B,A]
+  const select = tf.oneHot(positions, T).toFloat(); // [B,A,T]
+  return tf.matMul(select, hidden) as tf.Tensor3D; // [B,A,C]
+}
+
+/** log π(action token) and the policy's entropy at each action position: each [B,A]. Differentiable. */
+export function actionLogProbsAndEntropy(policy: Model, batch: SegmentBatch): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
+  const h = atActions(policy, batch); // [B,A,C]
+  const [B, A, C] = h.shape;
+  const V = policy.config.vocabSize;
+  const logits = tf.matMul(h.reshape([B * A, C]), policy.weights.wte, false, true).reshape([B, A, V]); // tied LM head
+  const logp = tf.logSoftmax(logits, -1); // [B,A,V]
+  const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), V).toFloat(); // [B,A,V]
+  return {
+    logProbs: logp.mul(targets).sum(-1) as tf.Tensor2D,
+    entropy: tf.neg(tf.exp(logp).mul(logp).sum(-1)) as tf.Tensor2D,
+  };
+}
+
+/** The critic's value at each action position: [B,A]. Differentiable. */
+export function actionValues(critic: Model, batch: SegmentBatch): tf.Tensor2D {
+  if (critic.kind !== 'critic') throw new Error('actionValues: needs a critic model');
+  const h = atActions(critic, batch); // [B,A,C]
+  const [B, A, C] = h.shape;
+  return tf.matMul(h.reshape([B * A, C]), critic.weights['value.w']).add(critic.weights['value.b']).reshape([B, A]) as tf.Tensor2D;
+}
