@@ -190,13 +190,13 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return x.mul(0.5).mul(tf.erf(x.mul(Math.SQRT1_2)).add(1));
 }
 
-const swapLast = (t: tf.Tensor) => t.transpose([...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+export const swapLast = (t: tf.Tensor) => t.transpose([...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
 
 /**
  * a · b (same batch dims, no broadcasting) whose gradient uses explicit transposes: the wasm BatchMatMul with
  * transposeA/transposeB runs about 10x slower than on plain operands, and tfjs's own matMul gradient uses them.
  */
-const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: tf.matMul(a, b),

@@ -5,7 +5,7 @@
  * backend (wasm has no gradient for gather).
  */
 import * as tf from '@tensorflow/tfjs';
-import { hiddenStates, Model } from '../policy/model';
+import { hiddenStates, matMul, Model, swapLast } from '../policy/model';
 import type { SegmentBatch } from './segments';
 
 /** Hidden states at the action positions: [B,A,C]. Call inside tf.tidy. */
@@ -14,7 +14,7 @@ function atActions(model: Model, batch: SegmentBatch): tf.Tensor3D {
   const T = hidden.shape[1];
   const positions = tf.tensor2d(batch.positions, undefined, 'int32'); // [B,A]
   const select = tf.oneHot(positions, T).toFloat(); // [B,A,T]
-  return tf.matMul(select, hidden) as tf.Tensor3D; // [B,A,C]
+  return matMul(select, hidden) as tf.Tensor3D; // [B,A,C]
 }
 
 /** log π(action token) and the policy's entropy at each action position: each [B,A]. Differentiable. */
@@ -22,7 +22,7 @@ export function actionLogProbsAndEntropy(policy: Model, batch: SegmentBatch): { 
   const h = atActions(policy, batch); // [B,A,C]
   const [B, A, C] = h.shape;
   const V = policy.config.vocabSize;
-  const logits = tf.matMul(h.reshape([B * A, C]), policy.weights.wte, false, true).reshape([B, A, V]); // tied LM head
+  const logits = matMul(h.reshape([B * A, C]), swapLast(policy.weights.wte)).reshape([B, A, V]); // tied LM head
   const logp = tf.logSoftmax(logits, -1); // [B,A,V]
   const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), V).toFloat(); // [B,A,V]
   return {
@@ -36,5 +36,5 @@ export function actionValues(critic: Model, batch: SegmentBatch): tf.Tensor2D {
   if (critic.kind !== 'critic') throw new Error('actionValues: needs a critic model');
   const h = atActions(critic, batch); // [B,A,C]
   const [B, A, C] = h.shape;
-  return tf.matMul(h.reshape([B * A, C]), critic.weights['value.w']).add(critic.weights['value.b']).reshape([B, A]) as tf.Tensor2D;
+  return matMul(h.reshape([B * A, C]), critic.weights['value.w']).add(critic.weights['value.b']).reshape([B, A]) as tf.Tensor2D;
 }
