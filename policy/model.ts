@@ -207,6 +207,30 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
   };
 }) as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
+/**
+ * Token embedding rows wte[ids] ([N] -> [N,C]). Forward is a gather; the gradient (which the wasm backend
+ * lacks for gather) is a scatter-add of dy's rows into a [V,C] buffer, done in JS: N·C additions instead of a
+ * [V,N]·[N,C] one-hot matmul.
+ */
+export const embed = tf.customGrad(((table: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([ids]);
+  return {
+    value: tf.gather(table, ids.toInt()),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [V, C] = table.shape;
+      const rows = saved[0].dataSync();
+      const grad = (dy as tf.Tensor).dataSync();
+      const out = new Float32Array(V * C);
+      for (let n = 0; n < rows.length; n++) {
+        const src = n * C;
+        const dst = rows[n] * C;
+        for (let c = 0; c < C; c++) out[dst + c] += grad[src + c];
+      }
+      return [tf.tensor2d(out, [V, C]), tf.zerosLike(saved[0])];
+    },
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as unknown as (table: tf.Tensor, ids: tf.Tensor) => tf.Tensor;
+
 /** x [N, in] · W [in, out] + b, on a [B,T,in] tensor. */
 function dense(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
   const [B, T, C] = x.shape;
@@ -226,8 +250,7 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
   const dropout = (x: tf.Tensor3D): tf.Tensor3D =>
     rate > 0 ? (tf.dropout(x, rate, undefined, (opts.seed ?? 0) * 1000 + dropoutCalls++) as tf.Tensor3D) : x;
 
-  const oneHot = oneHotFloat(ids.reshape([B * T]), V); // [B*T, V]
-  const tok = matMul(oneHot, w.wte).reshape([B, T, C]); // [B,T,C]
+  const tok = embed(w.wte, ids.reshape([B * T])).reshape([B, T, C]); // [B,T,C]
   const pos = w.wpe.slice([0, 0], [T, C]); // [T,C]
   let x = dropout(tok.add(pos) as tf.Tensor3D); // [B,T,C]
 

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
-import { logits, Model, tokenLogProbs } from './model';
+import { logProbsAndEntropyAt } from './heads';
+import { logits, Model } from './model';
 import { AdamW, AdamWConfig, learningRateAt, optimizerStep } from './optim';
 
 /** One demonstration. `lossMask[i] = 1` trains the model to predict `tokens[i]` from the tokens before it. */
@@ -78,9 +79,20 @@ export function makeSftBatch(examples: SftExample[], contextLength: number, pad 
   };
 }
 
+/**
+ * Mean negative log-likelihood of the masked targets. The LM head runs only at the masked positions
+ * (policy/heads.ts): demonstrations put the loss on a short action after a long context.
+ */
 function maskedNll(model: Model, batch: SftBatch): tf.Scalar {
-  const logp = tokenLogProbs(model, batch.inputs, batch.targets); // [B,T]
-  const mask = tf.tensor2d(batch.mask, undefined, 'float32');
+  const positions = batch.mask.map((row) => row.flatMap((m, t) => (m ? [t] : [])));
+  const A = Math.max(1, ...positions.map((p) => p.length));
+  const fill = (values: number[]) => [...values, ...new Array(A - values.length).fill(0)];
+  const logp = logProbsAndEntropyAt(model, {
+    inputs: batch.inputs,
+    positions: positions.map(fill),
+    targets: positions.map((p, b) => fill(p.map((t) => batch.targets[b][t]))),
+  }).logProbs; // [B,A]
+  const mask = tf.tensor2d(positions.map((p) => fill(p.map(() => 1))), undefined, 'float32');
   return tf.neg(logp.mul(mask).sum()).div(Math.max(1, batch.maskedTokens)) as tf.Scalar;
 }
 

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../policy/model';
-import { actionLogProbsAndEntropy, actionValues } from './action-heads';
+import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
 import type { Matrix } from '../rl';
 import { buildSegments, rowMask, Segment, segmentBatch, writeRows } from './segments';
 import type { Trajectory } from './trajectory';
@@ -39,9 +39,9 @@ export async function scoreTrajectories(models: ScoreModels, trajectories: Traje
     const part: Segment[] = segments.slice(start, start + chunk);
     const batch = segmentBatch(part);
     const [logp, entropy, ref, value] = tf.tidy(() => {
-      const policy = actionLogProbsAndEntropy(models.policy, batch); // [B,A] each
-      const ref = models.reference ? actionLogProbsAndEntropy(models.reference, batch).logProbs : undefined;
-      const value = models.critic ? actionValues(models.critic, batch) : undefined; // [B,A]
+      const policy = logProbsAndEntropyAt(models.policy, batch); // [B,A] each
+      const ref = models.reference ? logProbsAndEntropyAt(models.reference, batch).logProbs : undefined;
+      const value = models.critic ? valuesAt(models.critic, batch) : undefined; // [B,A]
       return [policy.logProbs, policy.entropy, ref, value];
     });
     const logpRows = (await logp.array()) as number[][];

@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
+import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
 import type { Model } from '../policy/model';
 import { AdamW, optimizerStep } from '../policy/optim';
 import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
-import { actionLogProbsAndEntropy, actionValues } from './action-heads';
 import type { Advantages } from './advantages';
 import type { AgentTraining } from './config';
 import type { Scores } from './score';
@@ -81,7 +81,7 @@ export async function ppoUpdate(
         models.policy,
         models.policyOptimizer,
         () => {
-          const { logProbs, entropy } = actionLogProbsAndEntropy(models.policy, batch); // [B,A]
+          const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch); // [B,A]
           const out = ppoActorLoss(
             { logProbs, oldLogProbs, advantages: adv, mask, entropy, refLogProbs },
             {
@@ -113,7 +113,7 @@ export async function ppoUpdate(
         const valueStep = optimizerStep(
           critic,
           models.criticOptimizer,
-          () => clippedValueLoss({ values: actionValues(critic, batch), oldValues, returns, mask }, { clipRange: ppo.valueClip, aggregation: ppo.aggregation }).loss,
+          () => clippedValueLoss({ values: valuesAt(critic, batch), oldValues, returns, mask }, { clipRange: ppo.valueClip, aggregation: ppo.aggregation }).loss,
           { learningRate: ppo.criticLearningRate, maxGradNorm: ppo.maxGradNorm },
         );
         history.value.push(valueStep.loss);

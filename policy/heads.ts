@@ -1,0 +1,46 @@
+/**
+ * The policy and critic heads evaluated only where a loss needs them, e.g. at the positions that predict an
+ * agent's action tokens. A turn's prompt is ~300 tokens and its action ~15, so the [.., V] log-softmax (the
+ * costliest tensor of a small model) shrinks twenty-fold. Selection is a one-hot batched matmul, differentiable on every
+ * backend (wasm has no gradient for gather).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hiddenStates, matMul, Model, swapLast } from './model';
+
+/** Inputs [B,T] and, per row, the positions to read [B,A] and the tokens predicted there [B,A] (pad with 0). */
+export interface PositionBatch {
+  inputs: number[][];
+  positions: number[][];
+  targets: number[][];
+}
+
+/** Hidden states at the chosen positions: [B,A,C]. Call inside tf.tidy. */
+function atActions(model: Model, batch: PositionBatch): tf.Tensor3D {
+  const hidden = hiddenStates(model, batch.inputs); // [B,T,C]
+  const T = hidden.shape[1];
+  const positions = tf.tensor2d(batch.positions, undefined, 'int32'); // [B,A]
+  const select = tf.oneHot(positions, T).toFloat(); // [B,A,T]
+  return matMul(select, hidden) as tf.Tensor3D; // [B,A,C]
+}
+
+/** log π(target) and the policy's entropy at each chosen position: each [B,A]. Differentiable. */
+export function logProbsAndEntropyAt(policy: Model, batch: PositionBatch): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
+  const h = atActions(policy, batch); // [B,A,C]
+  const [B, A, C] = h.shape;
+  const V = policy.config.vocabSize;
+  const logits = matMul(h.reshape([B * A, C]), swapLast(policy.weights.wte)).reshape([B, A, V]); // tied LM head
+  const logp = tf.logSoftmax(logits, -1); // [B,A,V]
+  const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), V).toFloat(); // [B,A,V]
+  return {
+    logProbs: logp.mul(targets).sum(-1) as tf.Tensor2D,
+    entropy: tf.neg(tf.exp(logp).mul(logp).sum(-1)) as tf.Tensor2D,
+  };
+}
+
+/** The critic's value at each chosen position: [B,A]. Differentiable. */
+export function valuesAt(critic: Model, batch: PositionBatch): tf.Tensor2D {
+  if (critic.kind !== 'critic') throw new Error('valuesAt: needs a critic model');
+  const h = atActions(critic, batch); // [B,A,C]
+  const [B, A, C] = h.shape;
+  return matMul(h.reshape([B * A, C]), critic.weights['value.w']).add(critic.weights['value.b']).reshape([B, A]) as tf.Tensor2D;
+}
