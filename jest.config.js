@@ -1,17 +1,21 @@
-/** Two projects: `unit` (pure, no services) and `integration` (real Temporal dev server + real Postgres). */
+/**
+ * Two projects: `unit` (pure, no services) and `integration` (real Temporal dev server + real Postgres).
+ * Both run in node with the main realm's typed arrays shared (test/support/ort-environment.js), which
+ * onnxruntime-node needs.
+ */
 const transform = { '^.+\\.tsx?$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
 
 module.exports = {
   projects: [
     {
       displayName: 'unit',
-      testEnvironment: 'node',
+      testEnvironment: '<rootDir>/test/support/ort-environment.js',
       transform,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
       displayName: 'integration',
-      testEnvironment: 'node',
+      testEnvironment: '<rootDir>/test/support/ort-environment.js',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       // One Temporal dev server and one Postgres for the whole run, provisioned when absent.

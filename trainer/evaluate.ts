@@ -58,6 +58,6 @@ function summarise(tasks: readonly TaskInfo[], trajectories: readonly Trajectory
   for (const key of ['em', 'f1', 'cover_em']) {
     if (first.every((t) => typeof t.metrics[key] === 'number')) metrics[key] = mean(first.map((t) => t.metrics[key]));
   }
-  if (attempts > 1) metrics[`pass@${attempts}`] = mean(tasks.map((task) => (byTask.get(task.id)!.some((t) => t.success) ? 1 : 0)));
+  if (attempts > 1) metrics.passAtK = mean(tasks.map((task) => (byTask.get(task.id)!.some((t) => t.success) ? 1 : 0)));
   return metrics;
 }

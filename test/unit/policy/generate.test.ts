@@ -1,4 +1,3 @@
-/** @jest-environment ./test/unit/policy/ort-environment.js */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../../common/random';
 import { initBackend } from '../../../policy/backend';

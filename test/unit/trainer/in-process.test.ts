@@ -1,4 +1,3 @@
-/** @jest-environment ./test/unit/policy/ort-environment.js */
 /**
  * The whole text-agent step (base SFT, rollout, reward check, scoring, advantages, PPO update, weight sync) in
  * one process on a tiny apps config: reproducible from config + seed, and the trainer's recomputed log-probs
