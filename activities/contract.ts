@@ -115,6 +115,8 @@ export interface StepMetrics {
   learningRate: number;
   /** Workflow-clock milliseconds from selectTasks to syncWeights. */
   wallMs: number;
+  /** Workflow-clock milliseconds per phase (selectTasks ... syncWeights), scheduling and queueing included. */
+  phaseMs?: Record<string, number>;
 }
 
 export interface RecordStepInput extends StepInput {
@@ -181,6 +183,10 @@ export interface RecordRunInput {
   config: RunConfig;
   status: RunStatus;
   stepsCompleted: number;
+  /** The workflow chain that owns the run id: workflowInfo().firstExecutionRunId of the start (or the resume). */
+  execution?: string;
+  /** On a fresh start: refuse (non-retryable `RunIdInUse`) when another chain already owns this run id's rows. */
+  claim?: boolean;
 }
 
 /** What one environment implements so the training workflow can train on it. */

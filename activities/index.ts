@@ -2,8 +2,10 @@
  * The activities each worker pool registers. Every step activity dispatches on `input.config.env`, so the
  * cpu and gpu workers serve all environments in the registry.
  */
+import { saveStepState } from '../db/queries';
 import type { CpuActivities, GpuActivities } from './contract';
 import type { ActivityDeps } from './deps';
+import { createEvaluationActivities } from './evaluations';
 import { EnvActivityRegistry } from './registry';
 import { createRunActivities } from './runs';
 
@@ -13,11 +15,17 @@ export function createCpuActivities(deps: ActivityDeps): CpuActivities {
   const envs = new EnvActivityRegistry(deps);
   return {
     ...createRunActivities(deps),
+    ...createEvaluationActivities(deps),
     selectTasks: (input) => envs.for(input.config.env).selectTasks(input),
     rolloutBatch: (input) => envs.for(input.config.env).rolloutBatch(input),
     checkRewards: (input) => envs.for(input.config.env).checkRewards(input),
     computeAdvantages: (input) => envs.for(input.config.env).computeAdvantages(input),
-    recordStep: (input) => envs.for(input.config.env).recordStep(input),
+    async recordStep(input) {
+      await envs.for(input.config.env).recordStep(input);
+      // The resume point is env-independent: saved beside the step row the environment has just written.
+      if (input.resume) await saveStepState(deps.db, input.runId, input.step, input.resume);
+    },
+    evaluatePolicy: (input) => envs.for(input.config.env).evaluatePolicy(input),
   };
 }
 

@@ -1,12 +1,25 @@
-/** The run row: written when a run starts and when it ends, whatever the environment. */
-import { upsertRun } from '../db/queries';
+/** The run row: written when a run starts (claiming its run id), resumes and ends, whatever the environment. */
+import { ApplicationFailure } from '@temporalio/common';
+import { claimRun, upsertRun } from '../db/queries';
 import type { RecordRunInput } from './contract';
 import type { ActivityDeps } from './deps';
 
 export function createRunActivities(deps: ActivityDeps) {
   return {
-    async recordRun({ runId, workflowId, config, status, stepsCompleted }: RecordRunInput): Promise<void> {
-      await upsertRun(deps.db, { runId, workflowId, env: config.env, algorithm: config.algorithm, status, stepsCompleted, config });
+    async recordRun({ runId, workflowId, config, status, stepsCompleted, execution, claim }: RecordRunInput): Promise<void> {
+      const row = { runId, workflowId, env: config.env, algorithm: config.algorithm, status, stepsCompleted, config, executionId: execution };
+      if (claim && execution) {
+        // A second start of a used run id would overwrite the first run's rows: refuse it.
+        if (!(await claimRun(deps.db, { ...row, executionId: execution }))) {
+          throw ApplicationFailure.nonRetryable(
+            `run id ${JSON.stringify(runId)} already belongs to another run; choose another runId, ` +
+              `continue it with \`ratchet resume ${runId}\`, or replace it with \`ratchet start --force\``,
+            'RunIdInUse',
+          );
+        }
+        return;
+      }
+      await upsertRun(deps.db, row);
     },
   };
 }

@@ -8,7 +8,8 @@ import { listRuns, listSteps } from '../db/queries';
 import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
 import { isTemporalUp } from '../infra/temporal';
 import { withClient } from './client';
-import { loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
+import { resumeRun } from './resume';
+import { claimRunId, loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
 import { deadWorkers, startWorkers } from './workers';
 
 const program = new Command()
@@ -62,14 +63,34 @@ program
   .command('start <config>')
   .description('validate a run config (JSON) and start the training run')
   .option('--run-id <id>', 'override the runId in the file')
+  .option('--force', 'replace the rows of an earlier run with the same run id (refused otherwise)')
   .option('--watch', 'show progress until the run ends')
-  .action(async (file: string, options: { runId?: string; watch?: boolean }) => {
+  .action(async (file: string, options: { runId?: string; force?: boolean; watch?: boolean }) => {
     const { raw, config } = loadRunConfig(file, options.runId ? { runId: options.runId } : {});
+    const database = openDatabase(databaseUrl(), 1);
+    await claimRunId(database.db, config.runId, options.force).finally(() => database.close());
     await withClient(async (client) => {
       const handle = await startRun(client, raw, config);
       console.log(`started ${handle.workflowId} on ${config.taskQueues.control}`);
       if (options.watch) console.log(JSON.stringify(await watchRun(handle)));
     });
+  });
+
+program
+  .command('resume <runId>')
+  .description('continue a failed or terminated run from its last recorded step, under the same workflow id')
+  .option('--watch', 'show progress until the run ends')
+  .action(async (runId: string, options: { watch?: boolean }) => {
+    const database = openDatabase(databaseUrl(), 1);
+    try {
+      await withClient(async (client) => {
+        const { handle, fromStep, previousStatus } = await resumeRun(client, database.db, runId);
+        console.log(`resumed ${handle.workflowId} (was ${previousStatus}) from step ${fromStep}`);
+        if (options.watch) console.log(JSON.stringify(await watchRun(handle)));
+      });
+    } finally {
+      await database.close();
+    }
   });
 
 program

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
+import type { Database } from '../db/client';
+import { deleteRun, runFootprint } from '../db/queries';
 import { parseRunConfig, type RunConfig } from '../workflows/config';
 import * as sa from '../workflows/search-attributes';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
@@ -25,18 +27,39 @@ export function loadRunConfig(file: string, overrides: Record<string, unknown> =
   }
 }
 
-export async function startRun(client: Client, raw: Record<string, unknown>, config: RunConfig): Promise<WorkflowHandle> {
-  return client.workflow.start('trainingRun', {
+/** Where and as what a run's workflow starts (shared by start and resume). */
+export function startOptions(config: RunConfig) {
+  return {
     taskQueue: config.taskQueues.control,
     workflowId: workflowIdFor(config.runId),
-    args: [raw],
     typedSearchAttributes: [
       { key: sa.RatchetRunId, value: config.runId },
       { key: sa.RatchetEnv, value: config.env },
       { key: sa.RatchetAlgorithm, value: config.algorithm },
     ],
     staticSummary: `${config.env} · ${config.algorithm} · ${config.steps} steps`,
-  });
+  };
+}
+
+/**
+ * A run id names one run's rows: starting a config again under a used id would overwrite them. Refuse unless
+ * `force`, which deletes the old rows first (artifacts are overwritten by their deterministic keys).
+ */
+export async function claimRunId(db: Database, runId: string, force = false): Promise<void> {
+  const footprint = await runFootprint(db, runId);
+  const used = Object.entries(footprint).filter(([, n]) => n > 0);
+  if (used.length === 0) return;
+  if (!force) {
+    throw new Error(
+      `run id ${JSON.stringify(runId)} already has rows (${used.map(([t, n]) => `${t}: ${n}`).join(', ')}); ` +
+        `choose another --run-id, continue it with \`ratchet resume ${runId}\`, or replace it with --force`,
+    );
+  }
+  await deleteRun(db, runId);
+}
+
+export async function startRun(client: Client, raw: Record<string, unknown>, config: RunConfig): Promise<WorkflowHandle> {
+  return client.workflow.start('trainingRun', { ...startOptions(config), args: [raw] });
 }
 
 /** Poll the progress query and draw a bar until the run ends; returns its result. */

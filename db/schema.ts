@@ -16,6 +16,8 @@ export const runs = pgTable('runs', {
   status: text('status').notNull(),
   stepsCompleted: integer('steps_completed').notNull().default(0),
   config: jsonb('config').notNull(),
+  /** The workflow chain (first execution's run id) that owns this run id; a fresh start by another is refused. */
+  executionId: text('execution_id'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -36,6 +38,8 @@ export const steps = pgTable(
     wallMs: integer('wall_ms').notNull(),
     /** Anything else a given algorithm or environment reports (clip fraction, phase timings, backend ...). */
     metrics: jsonb('metrics').notNull(),
+    /** The loop state after this step (activities/contract.ts `ResumePoint`): what `ratchet resume` continues from. */
+    state: jsonb('state'),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step] })],
@@ -102,6 +106,10 @@ export const evaluations = pgTable(
     successRate: doublePrecision('success_rate').notNull(),
     meanReward: doublePrecision('mean_reward').notNull(),
     metrics: jsonb('metrics').notNull(),
+    /** Episodes played (tasks x samples per task) and the per-task results in the artifact store. */
+    episodes: integer('episodes').notNull().default(0),
+    artifactKey: text('artifact_key').notNull().default(''),
+    artifactSha256: text('artifact_sha256').notNull().default(''),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step, t.split, t.mode] })],

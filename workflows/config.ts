@@ -6,6 +6,7 @@
  * needs one.
  */
 import { z } from 'zod';
+import { AgentTrainingSchema } from '../trainer/config';
 
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -23,6 +24,41 @@ export const BanditConfigSchema = z.strictObject({
   worldSeed: z.int().min(0).default(7),
   /** Simulated environment latency per rollout shard, so tests can interrupt a rollout mid-flight. */
   rolloutLatencyMs: z.int().min(0).max(60_000).default(0),
+  /** Simulated training time per update (heartbeating), so fault tests can kill the gpu worker mid-update. */
+  updateLatencyMs: z.int().min(0).max(60_000).default(0),
+});
+
+/** Every algorithm a run may name; the text agents implement all but `reinforce`, the bandit a subset. */
+export const ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinforce_pp', 'reinforce'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+export const BANDIT_ALGORITHMS: readonly Algorithm[] = ['grpo', 'rloo', 'reinforce'];
+
+export const APPS_SPLITS = ['train', 'dev', 'test_normal', 'test_challenge'] as const;
+export const DEEPSEARCH_SPLITS = ['train', 'dev', 'test'] as const;
+export const BANDIT_SPLITS = ['train', 'dev', 'test'] as const;
+
+export const AppsConfigSchema = z.strictObject({
+  /** Seed of the generated world (people, apps, tasks), independent of the run's sampling seed. */
+  seed: z.int().min(0).default(1),
+});
+
+export const DeepSearchConfigSchema = z.strictObject({
+  /** Seed of the generated encyclopedia and questions. */
+  seed: z.int().min(0).default(0),
+  passages: z.int().min(200).max(15_000).default(10_000),
+  /** Question family: single-hop (NQ-like) or multi-hop (MuSiQue-like); splits are `${family}/train` etc. */
+  family: z.enum(['single', 'multi']).default('single'),
+});
+
+/** Held-out evaluation: a child workflow every `every` steps (0 = only at the end) and at the end. */
+export const EvaluationConfigSchema = z.strictObject({
+  every: z.int().min(0).default(0),
+  /** By default the env's dev split (`dev`, or `${deepsearch.family}/dev`). */
+  split: z.string().min(1).optional(),
+  /** Tasks of the split to evaluate (the first N, in the split's fixed order); 0 = all. */
+  tasks: z.int().min(0).default(0),
+  /** Also sample k attempts per task and report pass@k; 0 = greedy only. */
+  passK: z.int().min(0).max(16).default(0),
 });
 
 export const RunConfigSchema = z
@@ -31,8 +67,9 @@ export const RunConfigSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", at most 63 characters'),
     env: z.enum(ENV_NAMES),
-    split: z.string().min(1).default('train'),
-    algorithm: z.enum(['grpo', 'rloo', 'reinforce']).default('grpo'),
+    /** The training split; by default the env's train split (`train`, or `${deepsearch.family}/train`). */
+    split: z.string().min(1).optional(),
+    algorithm: z.enum(ALGORITHMS).default('grpo'),
     steps: z.int().min(1).max(1_000_000),
     seed: z.int().min(0).default(0),
     tasksPerStep: z.int().min(1).max(4096).default(8),
@@ -58,11 +95,29 @@ export const RunConfigSchema = z
       })
       .prefault({}),
     bandit: BanditConfigSchema.prefault({}),
-    /** Sections owned by the apps and deepsearch environments (validated by their own schemas). */
-    apps: z.record(z.string(), z.unknown()).optional(),
-    deepsearch: z.record(z.string(), z.unknown()).optional(),
+    apps: AppsConfigSchema.prefault({}),
+    deepsearch: DeepSearchConfigSchema.prefault({}),
+    /** The text agent (apps, deepsearch): model size, sampling, PPO/KL settings, base model. */
+    agent: AgentTrainingSchema.prefault({}),
+    evaluation: EvaluationConfigSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
+    if (config.env === 'bandit' && !BANDIT_ALGORITHMS.includes(config.algorithm)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithm'],
+        message: `the bandit implements ${BANDIT_ALGORITHMS.join(', ')}; ${JSON.stringify(config.algorithm)} needs a text-agent env (apps, deepsearch)`,
+      });
+    }
+    if (config.env !== 'bandit' && config.algorithm === 'reinforce') {
+      ctx.addIssue({ code: 'custom', path: ['algorithm'], message: 'plain "reinforce" is the bandit\'s; text agents use "reinforce_pp"' });
+    }
+    const splits = splitsFor(config);
+    for (const [path, split] of [[['split'], config.split], [['evaluation', 'split'], config.evaluation.split]] as const) {
+      if (split !== undefined && !splits.includes(split)) {
+        ctx.addIssue({ code: 'custom', path: [...path], message: `unknown ${config.env} split ${JSON.stringify(split)}; expected one of ${splits.join(', ')}` });
+      }
+    }
     if (config.env === 'bandit' && config.tasksPerStep > config.bandit.tasks) {
       ctx.addIssue({
         code: 'custom',
@@ -73,7 +128,22 @@ export const RunConfigSchema = z
     if (config.rolloutShards > config.tasksPerStep) {
       ctx.addIssue({ code: 'custom', path: ['rolloutShards'], message: `must be at most tasksPerStep (${config.tasksPerStep})` });
     }
+  })
+  .transform((config) => {
+    const prefix = config.env === 'deepsearch' ? `${config.deepsearch.family}/` : '';
+    return {
+      ...config,
+      split: config.split ?? `${prefix}train`,
+      evaluation: { ...config.evaluation, split: config.evaluation.split ?? `${prefix}dev` },
+    };
   });
+
+/** The split names a config may use for `split` and `evaluation.split`, by environment. */
+export function splitsFor(config: { env: EnvName; deepsearch: { family: 'single' | 'multi' } }): string[] {
+  if (config.env === 'apps') return [...APPS_SPLITS];
+  if (config.env === 'deepsearch') return DEEPSEARCH_SPLITS.map((s) => `${config.deepsearch.family}/${s}`);
+  return [...BANDIT_SPLITS];
+}
 
 export type RunConfig = z.output<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;

@@ -1,2 +1,3 @@
 /** The workflows the control worker registers. */
 export { trainingRun } from './training-run';
+export { evaluationRun } from './evaluation-run';

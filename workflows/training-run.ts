@@ -90,7 +90,7 @@ export interface TrainingRunResult {
 export async function trainingRun(rawConfig: unknown, carried?: LoopState): Promise<TrainingRunResult> {
   const config = validateRunConfig(rawConfig);
   const { cpu, gpu } = activitiesFor(config);
-  const { workflowId } = workflowInfo();
+  const { workflowId, firstExecutionRunId: execution } = workflowInfo();
 
   let phase = 'starting';
   const state: LoopState = carried ?? {
@@ -150,11 +150,12 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
   ]);
 
   if (!carried) {
-    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0 });
+    // Claims the run id for this workflow chain; a run id used by another chain fails the run here (RunIdInUse).
+    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0, execution, claim: true });
     phase = 'initPolicy';
     state.policy = await gpu.initPolicy({ runId: config.runId, config });
   } else if (carried.resumed) {
-    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step });
+    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step, execution });
     state.resumed = false;
   }
 
@@ -187,40 +188,48 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       const step = state.step;
       const input = { runId: config.runId, step, config };
       const startedAt = Date.now(); // workflow clock: deterministic on replay
+      // Workflow-clock time of each phase (scheduling and queueing included): where a step's wall time goes.
+      const phaseMs: Record<string, number> = {};
+      const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+        phase = name;
+        const t0 = Date.now();
+        const result = await run();
+        phaseMs[name] = Date.now() - t0;
+        return result;
+      };
 
-      phase = 'selectTasks';
-      const { taskIds } = await cpu.selectTasks(input);
+      const { taskIds } = await timed('selectTasks', () => cpu.selectTasks(input));
 
-      phase = 'rolloutBatch';
       const shards = splitIntoShards(taskIds, config.rolloutShards);
-      const rollouts = (
-        await Promise.all(
-          shards.map((shard) => cpu.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: state.policy })),
-        )
-      ).map((result) => result.rollouts);
+      const rollouts = await timed('rolloutBatch', async () =>
+        (
+          await Promise.all(
+            shards.map((shard) => cpu.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: state.policy })),
+          )
+        ).map((result) => result.rollouts),
+      );
 
-      phase = 'checkRewards';
-      const rewards = await cpu.checkRewards({ ...input, rollouts });
+      const rewards = await timed('checkRewards', () => cpu.checkRewards({ ...input, rollouts }));
 
-      phase = 'scoreBatch';
-      const scores = await gpu.scoreBatch({ ...input, rollouts, policy: state.policy });
+      const scores = await timed('scoreBatch', () => gpu.scoreBatch({ ...input, rollouts, policy: state.policy }));
 
-      phase = 'computeAdvantages';
-      const advantages = await cpu.computeAdvantages({ ...input, rewards: rewards.rewards, rollouts, scores: scores.scores });
+      const advantages = await timed('computeAdvantages', () =>
+        cpu.computeAdvantages({ ...input, rewards: rewards.rewards, rollouts, scores: scores.scores }),
+      );
 
-      phase = 'updatePolicy';
-      const update = await gpu.updatePolicy({
-        ...input,
-        policy: state.policy,
-        rollouts,
-        scores: scores.scores,
-        advantages: advantages.advantages,
-        learningRate: state.learningRate,
-        klCoef: state.klCoef,
-      });
+      const update = await timed('updatePolicy', () =>
+        gpu.updatePolicy({
+          ...input,
+          policy: state.policy,
+          rollouts,
+          scores: scores.scores,
+          advantages: advantages.advantages,
+          learningRate: state.learningRate,
+          klCoef: state.klCoef,
+        }),
+      );
 
-      phase = 'syncWeights';
-      const published = await gpu.syncWeights({ ...input, checkpoint: update.checkpoint });
+      const published = await timed('syncWeights', () => gpu.syncWeights({ ...input, checkpoint: update.checkpoint }));
 
       const metrics: StepMetrics = {
         meanReward: rewards.meanReward,
@@ -230,6 +239,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
         flatGroups: advantages.flatGroups,
         learningRate: state.learningRate,
         wallMs: Date.now() - startedAt,
+        phaseMs,
       };
       phase = 'recordStep';
       await cpu.recordStep({
@@ -277,11 +287,8 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     const child = await startChild(evaluationRun, {
       workflowId: `${workflowId}/eval/step-${state.step}`,
       args: [{ config, step: state.step, policy: state.policy }],
-      typedSearchAttributes: [
-        { key: sa.RatchetRunId, value: config.runId },
-        { key: sa.RatchetEnv, value: config.env },
-        { key: sa.RatchetStep, value: state.step },
-      ],
+      // Found with its run by RatchetRunId; it carries no env/step so run queries list training runs only.
+      typedSearchAttributes: [{ key: sa.RatchetRunId, value: config.runId }],
     });
     evaluations.push(
       child.result().then((summary) => {

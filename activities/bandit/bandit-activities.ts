@@ -5,7 +5,7 @@
  */
 import { Rng } from '../../common/random';
 import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
-import { BanditEnvironment, groupAdvantages, SoftmaxPolicy } from '../../envs/bandit';
+import { BanditEnvironment, groupAdvantages, SoftmaxPolicy, type BanditAlgorithm } from '../../envs/bandit';
 import type { RunConfig } from '../../workflows/config';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
 import { type ActivityDeps, getJson, heartbeat, putJson, sleepWithHeartbeats, stepKey, versionKey } from '../deps';
@@ -136,13 +136,14 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       const groups = new Map<number, RewardRow[]>();
       for (const row of rows) groups.set(row.group, [...(groups.get(row.group) ?? []), row]);
       const ordered = [...groups.values()].map((g) => g.sort((a, b) => a.sample - b.sample));
-      const advantages = groupAdvantages(ordered.map((g) => g.map((r) => r.reward)), config.algorithm);
+      // The config schema admits only the bandit's algorithms for env "bandit".
+      const advantages = groupAdvantages(ordered.map((g) => g.map((r) => r.reward)), config.algorithm as BanditAlgorithm);
       const out: AdvantageRow[] = ordered.flatMap((g, i) => g.map((r, j) => ({ group: r.group, sample: r.sample, taskId: r.taskId, advantage: advantages[i][j] })));
       const flatGroups = ordered.filter((g) => g.every((r) => r.reward === g[0].reward)).length;
       return { advantages: await putJson(deps.store, stepKey(runId, step, 'advantages.json'), out), flatGroups };
     },
 
-    async updatePolicy({ runId, step, policy: policyRef, rollouts: refs, advantages: advantagesRef, learningRate }) {
+    async updatePolicy({ runId, step, config, policy: policyRef, rollouts: refs, advantages: advantagesRef, learningRate }) {
       const policy = await loadPolicy(deps, policyRef);
       const rollouts = await loadRollouts(deps, refs);
       const advantages = await getJson<AdvantageRow[]>(deps.store, advantagesRef);
@@ -152,6 +153,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
         .filter((a) => armByKey.get(`${a.group}/${a.sample}`)! >= 0)
         .map((a) => ({ taskId: a.taskId, arm: armByKey.get(`${a.group}/${a.sample}`)!, advantage: a.advantage }));
       const updated = policy.update(samples, learningRate);
+      if (config.bandit.updateLatencyMs > 0) await sleepWithHeartbeats(config.bandit.updateLatencyMs, { phase: 'update' });
       const taskIds = [...new Set(samples.map((s) => s.taskId))];
       const kl = taskIds.reduce((s, id) => s + policy.kl(updated, id), 0) / Math.max(1, taskIds.length);
       const version = policyRef.version + 1;
@@ -207,8 +209,39 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
         trajectories: rows.length,
         tokens: rows.reduce((s, r) => s + r.tokens, 0),
         wallMs: Math.round(metrics.wallMs),
-        metrics: { flatGroups: metrics.flatGroups },
+        metrics: { flatGroups: metrics.flatGroups, phaseMs: metrics.phaseMs ?? {} },
       });
+    },
+
+    async evaluatePolicy({ runId, step, config, policy: policyRef, split, tasks, mode, k }) {
+      const env = environmentFor(config);
+      const policy = await loadPolicy(deps, policyRef);
+      const pool = env.tasks(split);
+      const chosen = tasks > 0 ? pool.slice(0, tasks) : pool;
+      const samples = mode === 'greedy' ? 1 : Math.max(1, k);
+      const perTask = chosen.map((task) => {
+        const attempts = Array.from({ length: samples }, (_, sample) => {
+          // Keyed by (seed, split, task, sample) only: every evaluation of the run sees the same payoff draws.
+          const rng = new Rng(config.seed).fork(`eval/${split}/${task.id}/${sample}`);
+          const episode = env.createEpisode(task.id, rng.int(0, 0x7fffffff));
+          const probs = policy.probs(task.id);
+          const arm = mode === 'greedy' ? probs.indexOf(Math.max(...probs)) : policy.sample(task.id, rng);
+          episode.step(`pull ${arm}`);
+          return { arm, ...episode.score() };
+        });
+        heartbeat({ evaluated: task.id });
+        return { taskId: task.id, attempts: attempts.map(({ arm, reward, success }) => ({ arm, reward, success })) };
+      });
+      const all = perTask.flatMap((t) => t.attempts);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const metrics: Record<string, number> = {
+        success: mean(all.map((a) => (a.success ? 1 : 0))),
+        meanReward: mean(all.map((a) => a.reward)),
+      };
+      if (mode === 'pass@k') metrics.passAtK = mean(perTask.map((t) => (t.attempts.some((a) => a.success) ? 1 : 0)));
+      const name = `${mode === 'greedy' ? 'greedy' : `pass-at-${samples}`}.json`;
+      const details = await putJson(deps.store, stepKey(runId, step, `eval/${split}/${name}`), perTask);
+      return { metrics, episodes: all.length, details };
     },
   };
 }

@@ -22,8 +22,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-test('a history recorded now, with signals, an update and continue-as-new, replays', async () => {
-  const config = testConfig({ runId: 'replay-fixture', steps: 3, continueAsNewEvery: 2, bandit: { arms: 6, tasks: 8, worldSeed: 5, rolloutLatencyMs: 200 } });
+test('histories recorded now, with signals, updates, continue-as-new and an evaluation child, replay', async () => {
+  const config = testConfig({ steps: 3, continueAsNewEvery: 2, bandit: { arms: 6, tasks: 8, worldSeed: 5, rolloutLatencyMs: 200 } });
   const workers = await runWorkers(h, config.taskQueues);
   try {
     const handle = await h.client.workflow.start('trainingRun', {
@@ -34,8 +34,21 @@ test('a history recorded now, with signals, an update and continue-as-new, repla
     await handle.signal('pause');
     await eventually('the pause', async () => ((await (handle.query('progress') as Promise<Progress>)).phase === 'paused' ? true : undefined));
     await handle.executeUpdate('setLearningRate', { args: [1.5] });
+    await handle.executeUpdate('setHyperparameters', { args: [{ klCoef: 0.05 }] });
     await handle.signal('resume');
     await handle.result();
+
+    // Every execution of the chain, and the evaluation child started at the end, replay too.
+    const query = `WorkflowId = '${handle.workflowId}' OR WorkflowId = '${handle.workflowId}/eval/step-3'`;
+    const executions = await eventually('the two executions and the child in visibility', async () => {
+      const found = [];
+      for await (const execution of h.client.workflow.list({ query })) found.push(execution);
+      return found.length === 3 ? found : undefined;
+    });
+    for (const execution of executions) {
+      const executionHistory = await h.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: { codePath: h.env.workflowBundle } }, executionHistory, execution.workflowId);
+    }
 
     // The first execution of the chain: start, pause, update, two steps, continue-as-new.
     const first = h.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);

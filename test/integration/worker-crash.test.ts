@@ -2,13 +2,10 @@
  * Durability: the cpu worker is a real child process, killed with SIGKILL in the middle of a rollout and
  * restarted. The run still completes, with exactly one step row per step and no duplicate trajectory rows.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { listSteps } from '../../db/queries';
-import { REPO_ROOT } from '../../infra/paths';
-import { tsxCommand } from '../../infra/processes';
 import type { Progress, TrainingRunResult } from '../../workflows/training-run';
+import { startWorkerProcess, stopProcess } from './support/faults';
 import { eventually, openHarness, runWorkers, testConfig, type Harness } from './support/harness';
 
 let h: Harness;
@@ -19,45 +16,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Start `workers/cpu.ts` as its own process and resolve once it polls its queue. */
-function startCpuWorkerProcess(queue: string): Promise<ChildProcess> {
-  const { command, args } = tsxCommand(join(REPO_ROOT, 'workers', 'cpu.ts'));
-  const child = spawn(command, args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: h.env.temporalAddress,
-      DATABASE_URL: h.env.databaseUrl,
-      RATCHET_ARTIFACTS_DIR: h.env.artifactsDir,
-      RATCHET_CPU_QUEUE: queue,
-    },
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cpu worker did not start in 60 s:\n${output}`)), 60_000);
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      if (output.includes('worker ready')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`cpu worker exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
+const startCpuWorkerProcess = (queue: string) => startWorkerProcess(h, 'cpu', queue);
+const kill = stopProcess;
 
 test('SIGKILL of the cpu worker mid-rollout: the run completes with exact, duplicate-free rows', async () => {
   const steps = 5;

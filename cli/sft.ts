@@ -1,0 +1,35 @@
+/**
+ * `ratchet sft <config>`: build a base checkpoint once (expert demonstrations -> tokenizer -> SFT) and print the
+ * reference to put under `agent.base.checkpoint`, so several runs (algorithms, seeds) start from the same base.
+ */
+import { LocalArtifactStore } from '../common/artifacts';
+import { canonicalJson } from '../policy/checkpoint';
+import { initBackend } from '../policy/backend';
+import { hashSeed } from '../common/random';
+import { initialAgentState, saveAgentState } from '../trainer/agent-state';
+import { buildBaseModel } from '../trainer/base-model';
+import { envOf } from '../trainer/phases';
+import { artifactsDir } from '../infra/paths';
+import type { RunConfig } from '../workflows/config';
+
+export async function buildBaseCheckpoint(config: RunConfig, log: (line: string) => void = console.log): Promise<{ key: string; sha256: string }> {
+  const backend = await initBackend();
+  const settings = { env: config.env, split: config.split, seed: config.seed, options: config[config.env as 'apps' | 'deepsearch'], agent: config.agent };
+  const key = `base/${config.env}-${hashSeed(canonicalJson({ ...settings, agent: { ...settings.agent, base: { ...settings.agent.base, checkpoint: null } } })).toString(16)}.ckpt`;
+  log(`building the base policy for ${config.env}/${config.split} on ${backend} (${config.agent.base.sftSteps} SFT steps)`);
+  const started = Date.now();
+  const base = await buildBaseModel(envOf(config), config.agent, {
+    split: config.split,
+    seed: config.seed,
+    onStep: (step, loss) => {
+      if (step % 20 === 0) log(`  sft step ${step}/${config.agent.base.sftSteps}  loss ${loss.toFixed(3)}  ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    },
+  });
+  log(
+    `  ${base.sft.demos} demonstration turns (expert success ${(100 * base.sft.expertSuccess).toFixed(0)}%), ` +
+      `held-out token accuracy ${(100 * base.sft.heldOutAccuracy).toFixed(1)}%, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s`,
+  );
+  const state = initialAgentState(base.tokenizer, base.policy, { withCritic: false, seed: config.seed });
+  const ref = await saveAgentState(new LocalArtifactStore(artifactsDir()), key, state);
+  return { key: ref.key, sha256: ref.sha256 };
+}

@@ -1,0 +1,19 @@
+/** `ratchet train-local <config>`: the same run without Temporal or Postgres (trainer/in-process.ts). */
+import { LocalArtifactStore } from '../common/artifacts';
+import { artifactsDir } from '../infra/paths';
+import { trainInProcess } from '../trainer/in-process';
+import type { RunConfig } from '../workflows/config';
+
+export async function trainLocal(config: RunConfig): Promise<void> {
+  const result = await trainInProcess(config, new LocalArtifactStore(artifactsDir()), {
+    log: (line) => console.log(line),
+    onStep: (s) =>
+      console.log(
+        `step ${s.step + 1}/${config.steps}  v${s.policyVersion}  reward ${s.meanReward.toFixed(3)}  success ${(100 * s.successRate).toFixed(1)}%  ` +
+          `entropy ${s.entropy.toFixed(3)}  clip ${s.clipFraction.toFixed(3)}  ${Object.entries(s.phaseMs)
+            .map(([k, v]) => `${k} ${v}ms`)
+            .join(' ')}`,
+      ),
+  });
+  console.log(`final policy v${result.policy.version}: ${result.policy.key} (${result.policy.sha256})`);
+}

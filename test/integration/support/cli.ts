@@ -1,0 +1,50 @@
+/**
+ * Run the real command-line tools against the test server and database, as a user would type them:
+ * `ratchet ...` (cli/main.ts through tsx) and the built `temporal` binary (.tools/bin or PATH).
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../../infra/paths';
+import { tsxCommand } from '../../../infra/processes';
+import { findTemporalCli } from '../../../infra/temporal';
+import { TEST_DIR } from './global-setup';
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+    });
+  });
+}
+
+/** `ratchet <args>` against the test services. */
+export function ratchet(args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  const { command, args: prefix } = tsxCommand(join(REPO_ROOT, 'cli', 'main.ts'), args);
+  return run(command, prefix, { TEMPORAL_ADDRESS: process.env.RATCHET_TEST_TEMPORAL_ADDRESS, DATABASE_URL: process.env.RATCHET_TEST_DATABASE_URL }, timeoutMs);
+}
+
+/**
+ * `temporal <args>` against the test server. `command` is the line as the README writes it (starting with
+ * `.tools/bin/temporal` or `temporal`); the test server's address is given by TEMPORAL_ADDRESS, which the CLI
+ * reads, so the words match the README exactly.
+ */
+export function temporal(args: string[], timeoutMs = 30_000): Promise<CommandResult> {
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('no temporal CLI: global-setup builds it');
+  return run(cli, args, { TEMPORAL_ADDRESS: process.env.RATCHET_TEST_TEMPORAL_ADDRESS }, timeoutMs);
+}
+
+/** Write a config where the CLIs can read it (`--input-file`, `ratchet start <file>`). */
+export function writeConfig(name: string, config: unknown): string {
+  const file = join(TEST_DIR, `${name}.json`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
