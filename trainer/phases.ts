@@ -199,8 +199,9 @@ export async function scorePhase(
   const state = await stateFor(ctx, input.policy.checkpoint);
   const reference = needsReference(input.config) ? await stateFor(ctx, input.reference) : undefined;
   const trajectories = await loadTrajectories(ctx.store, input.rollouts);
-  const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories);
-  ctx.heartbeat?.({ phase: 'score', trajectories: trajectories.length });
+  const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories, {
+    onProgress: (done, total) => ctx.heartbeat?.({ phase: 'score', done, total }),
+  });
   const ref = await ctx.store.put(keys.step(input.runId, input.step, 'scores.json'), json(scores));
   return { scores: { key: ref.key, sha256: ref.sha256 }, entropy: scores.entropy };
 }

@@ -26,7 +26,12 @@ export interface ScoreModels {
 
 const zerosLike = (mask: Matrix): Matrix => mask.map((row) => row.map(() => 0));
 
-export async function scoreTrajectories(models: ScoreModels, trajectories: Trajectory[], chunk = 16): Promise<Scores> {
+export async function scoreTrajectories(
+  models: ScoreModels,
+  trajectories: Trajectory[],
+  opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Scores> {
+  const chunk = opts.chunk ?? 16;
   const segments = buildSegments(trajectories);
   const mask = rowMask(trajectories);
   const oldLogProbs = zerosLike(mask);
@@ -52,6 +57,7 @@ export async function scoreTrajectories(models: ScoreModels, trajectories: Traje
     if (ref && refLogProbs) writeRows(refLogProbs, part, (await ref.array()) as number[][]);
     if (value && values) writeRows(values, part, (await value.array()) as number[][]);
     tf.dispose([logp, entropy, ref, value].filter((t): t is tf.Tensor2D => t !== undefined));
+    opts.onProgress?.(Math.min(start + chunk, segments.length), segments.length);
     await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats through
   }
   return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0 };
