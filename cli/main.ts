@@ -9,6 +9,8 @@ import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
 import { isTemporalUp } from '../infra/temporal';
 import { withClient } from './client';
 import { resumeRun } from './resume';
+import { buildBaseCheckpoint } from './sft';
+import { trainLocal } from './train-local';
 import { claimRunId, loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
 import { deadWorkers, startWorkers } from './workers';
 
@@ -135,6 +137,27 @@ program
     console.log(`UI: ${stack.uiUrl} (filter: RatchetRunId="${runId}")`);
     if (options.down) await down();
     else console.log('services and workers are still up: `npm run ratchet -- down` stops them');
+  });
+
+program
+  .command('sft <config>')
+  .description('build the base policy of a text-agent config (expert demonstrations -> SFT) and print its checkpoint reference')
+  .action(async (file: string) => {
+    const { config } = loadRunConfig(file);
+    if (config.env === 'bandit') throw new Error('sft: the bandit has no base policy to build; use an apps or deepsearch config');
+    const ref = await buildBaseCheckpoint(config);
+    console.log(`base checkpoint: ${JSON.stringify(ref)}`);
+    console.log(`use it with:  "agent": { "base": { "checkpoint": ${JSON.stringify(ref)} } }`);
+  });
+
+program
+  .command('train-local <config>')
+  .description('run a text-agent config in this process, without Temporal or Postgres (same phases, same checkpoints)')
+  .option('--run-id <id>', 'override the runId in the file')
+  .action(async (file: string, options: { runId?: string }) => {
+    const { config } = loadRunConfig(file, options.runId ? { runId: options.runId } : {});
+    if (config.env === 'bandit') throw new Error('train-local: runs text agents (apps, deepsearch); the bandit trains through `ratchet start`');
+    await trainLocal(config);
   });
 
 program.parseAsync().catch((err: Error) => {

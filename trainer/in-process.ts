@@ -43,7 +43,15 @@ export async function trainInProcess(
   store: ArtifactStore,
   opts: { onStep?: (step: InProcessStep) => void; log?: (line: string) => void } = {},
 ): Promise<InProcessResult> {
-  const ctx: PhaseContext = { store, policies: new PolicyCache(store), states: new Map() };
+  const ctx: PhaseContext = {
+    store,
+    policies: new PolicyCache(store),
+    states: new Map(),
+    heartbeat: (details) => {
+      const sft = details as { phase?: string; step?: number; loss?: number } | undefined;
+      if (sft?.phase === 'sft' && sft.step! % 20 === 0) opts.log?.(`  sft step ${sft.step}/${config.agent.base.sftSteps}  loss ${sft.loss!.toFixed(3)}`);
+    },
+  };
   const { runId } = config;
   const timed = async <T>(phaseMs: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();

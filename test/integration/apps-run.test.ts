@@ -1,7 +1,9 @@
 /**
  * A small apps run end to end on the real dev server and Postgres: base SFT, rollouts of the transformer policy
- * through ONNX Runtime, verified rewards, GRPO update, weight sync, records and a held-out evaluation.
+ * through ONNX Runtime, verified rewards, GRPO update, weight sync, records, a held-out evaluation, and a
+ * replay of the recorded histories.
  */
+import { Worker } from '@temporalio/worker';
 import { asc, eq } from 'drizzle-orm';
 import { countTrajectories, listEvaluations, listSteps } from '../../db/queries';
 import { checkpoints } from '../../db/schema';
@@ -53,6 +55,11 @@ test('apps: 3 steps of 8 tasks x 4 rollouts, policy versions rising by one, chec
     const evaluations = await listEvaluations(h.database.db, config.runId);
     expect(evaluations.map((e) => [e.step, e.mode, e.policyVersion, e.split, e.tasks])).toEqual([[3, 'greedy', 3, 'dev', 8]]);
     expect((evaluations[0].metrics as Record<string, number>).sgc).toBeGreaterThanOrEqual(0);
+
+    // The recorded histories (the run and its evaluation child) replay without nondeterminism.
+    await Worker.runReplayHistory({ workflowBundle: { codePath: h.env.workflowBundle } }, await handle.fetchHistory(), handle.workflowId);
+    const child = h.client.workflow.getHandle(`${handle.workflowId}/eval/step-3`);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: h.env.workflowBundle } }, await child.fetchHistory(), child.workflowId);
   } finally {
     await workers.stop();
   }
