@@ -2,7 +2,7 @@
  * `ratchet sft <config>`: build a base checkpoint once (expert demonstrations -> tokenizer -> SFT) and print the
  * reference to put under `agent.base.checkpoint`, so several runs (algorithms, seeds) start from the same base.
  */
-import { LocalArtifactStore } from '../common/artifacts';
+import { ArtifactStore, LocalArtifactStore, sha256 } from '../common/artifacts';
 import { canonicalJson } from '../policy/checkpoint';
 import { initBackend } from '../policy/backend';
 import { hashSeed } from '../common/random';
@@ -12,10 +12,24 @@ import { envOf } from '../trainer/phases';
 import { artifactsDir } from '../infra/paths';
 import type { RunConfig } from '../workflows/config';
 
-export async function buildBaseCheckpoint(config: RunConfig, log: (line: string) => void = console.log): Promise<{ key: string; sha256: string }> {
-  const backend = await initBackend();
+export interface BaseCheckpointOptions {
+  store?: ArtifactStore;
+  /** Reuse a checkpoint already built from the same settings (its key is a hash of them). */
+  reuse?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function buildBaseCheckpoint(config: RunConfig, opts: BaseCheckpointOptions = {}): Promise<{ key: string; sha256: string }> {
+  const store = opts.store ?? new LocalArtifactStore(artifactsDir());
+  const log = opts.log ?? console.log;
+  const backend = await initBackend({ quiet: true });
   const settings = { env: config.env, split: config.split, seed: config.seed, options: config[config.env as 'apps' | 'deepsearch'], agent: config.agent };
   const key = `base/${config.env}-${hashSeed(canonicalJson({ ...settings, agent: { ...settings.agent, base: { ...settings.agent.base, checkpoint: null } } })).toString(16)}.ckpt`;
+  if (opts.reuse && (await store.has(key))) {
+    const bytes = await store.get(key);
+    log(`reusing the base policy ${key}`);
+    return { key, sha256: sha256(bytes) };
+  }
   log(`building the base policy for ${config.env}/${config.split} on ${backend} (${config.agent.base.sftSteps} SFT steps)`);
   const started = Date.now();
   const base = await buildBaseModel(envOf(config), config.agent, {
@@ -30,6 +44,6 @@ export async function buildBaseCheckpoint(config: RunConfig, log: (line: string)
       `held-out token accuracy ${(100 * base.sft.heldOutAccuracy).toFixed(1)}%, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s`,
   );
   const state = initialAgentState(base.tokenizer, base.policy, { withCritic: false, seed: config.seed });
-  const ref = await saveAgentState(new LocalArtifactStore(artifactsDir()), key, state);
+  const ref = await saveAgentState(store, key, state);
   return { key: ref.key, sha256: ref.sha256 };
 }

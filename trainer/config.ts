@@ -28,6 +28,8 @@ export const PpoSchema = z.strictObject({
   epochs: z.int().min(1).max(32).default(1),
   /** Turn segments per optimizer step. */
   minibatchSegments: z.int().min(1).max(4096).default(32),
+  /** Segments per forward/backward pass; gradients are accumulated up to the minibatch (bounds memory). */
+  microbatchSegments: z.int().min(1).max(512).default(8),
   clipLow: z.number().min(0).max(1).default(0.2),
   clipHigh: z.number().min(0).max(5).default(0.28),
   dualClip: z.number().gt(1).nullable().default(3),
@@ -56,7 +58,7 @@ export const BaseModelSchema = z.strictObject({
   demosPerTask: z.int().min(1).max(64).default(2),
   demoNoise: z.number().min(0).max(1).default(0.3),
   sftSteps: z.int().min(1).max(100_000).default(300),
-  sftBatchSize: z.int().min(1).max(512).default(16),
+  sftBatchSize: z.int().min(1).max(512).default(8),
   sftLearningRate: z.number().positive().max(1).default(2e-3),
 });
 

@@ -8,12 +8,12 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
 import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
 import type { Model } from '../policy/model';
-import { AdamW, optimizerStep } from '../policy/optim';
+import { AdamW, clipByGlobalNorm, gradients } from '../policy/optim';
 import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
 import type { Advantages } from './advantages';
 import type { AgentTraining } from './config';
 import type { Scores } from './score';
-import { buildSegments, segmentBatch, toSegments } from './segments';
+import { buildSegments, Segment, segmentBatch, toSegments } from './segments';
 import type { Trajectory } from './trajectory';
 
 export interface UpdateModels {
@@ -46,6 +46,35 @@ export interface UpdateOptions {
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const chunk = <T>(xs: T[], size: number): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
+
+/** Row-space numbers as [b,A] tensors for some segments, and their action mask. Call inside a tape/tidy. */
+function inputsOf(segments: Segment[], mask: number[][]) {
+  return {
+    mask: tf.tensor2d(mask, undefined, 'float32'),
+    rows: (x: Matrix) => tf.tensor2d(toSegments(x, segments), undefined, 'float32'),
+  };
+}
+
+/** Σ over micro-batches of ∇loss, by weight name (each loss already carries the minibatch normalisation). */
+function accumulate(model: Model, micro: Segment[][], loss: (piece: Segment[]) => tf.Scalar): Record<string, tf.Tensor> {
+  let total: Record<string, tf.Tensor> = {};
+  for (const piece of micro) {
+    const { grads } = gradients(model, () => loss(piece));
+    const summed = Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, total[name] ? tf.add(total[name], g) : g.clone()]));
+    tf.dispose([...Object.values(total), ...Object.values(grads)]);
+    total = summed;
+  }
+  return total;
+}
+
+/** Global-norm clipping, then one AdamW step; returns the norm before clipping. */
+function applyGradients(model: Model, optimizer: AdamW, grads: Record<string, tf.Tensor>, learningRate: number, maxGradNorm: number): number {
+  const { grads: clipped, norm } = clipByGlobalNorm(grads, maxGradNorm);
+  optimizer.apply(clipped, learningRate);
+  tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
+  return norm;
+}
 
 export async function ppoUpdate(
   models: UpdateModels,
@@ -69,58 +98,58 @@ export async function ppoUpdate(
     const order = rng.shuffle(segments);
     for (let m = 0; m < minibatches; m++) {
       const part = order.slice(m * ppo.minibatchSegments, (m + 1) * ppo.minibatchSegments);
-      const batch = segmentBatch(part);
-      const rows = (x: Matrix) => tf.tensor2d(toSegments(x, part), undefined, 'float32');
-      const mask = tf.tensor2d(batch.mask, undefined, 'float32');
-      const oldLogProbs = rows(scores.oldLogProbs);
-      const adv = rows(advantages.advantages);
-      const refLogProbs = useRefKl ? rows(scores.refLogProbs!) : undefined;
-
-      let stats: number[] = [];
-      const step = optimizerStep(
-        models.policy,
-        models.policyOptimizer,
-        () => {
-          const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch); // [B,A]
-          const out = ppoActorLoss(
-            { logProbs, oldLogProbs, advantages: adv, mask, entropy, refLogProbs },
-            {
-              clipLow: ppo.clipLow,
-              clipHigh: ppo.clipHigh,
-              dualClip: ppo.dualClip,
-              aggregation: ppo.aggregation,
-              entropyCoef: ppo.entropyCoef,
-              klCoef: useRefKl ? kl.coef : 0,
-              klEstimator: kl.estimator,
-            },
-          );
-          stats = [out.policyLoss, out.clipFraction, out.ppoKl, out.kl, out.entropy].map((s) => s.dataSync()[0]);
-          return out.loss;
-        },
-        { learningRate: opts.learningRate, maxGradNorm: ppo.maxGradNorm },
-      );
+      // One optimizer step per minibatch, its gradient accumulated over micro-batches (memory stays bounded:
+      // attention is [micro, heads, T, T]); losses are normalised by the whole minibatch's counts.
+      const aggregationOptions = { tokenCount: part.reduce((n, s) => n + s.actionLength, 0), sequenceCount: part.length };
+      const micro = chunk(part, ppo.microbatchSegments);
+      const stats = [0, 0, 0, 0, 0];
+      const actorGrads = accumulate(models.policy, micro, (piece) => {
+        const batch = segmentBatch(piece);
+        const t = inputsOf(piece, batch.mask);
+        const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch); // [b,A]
+        const out = ppoActorLoss(
+          { logProbs, oldLogProbs: t.rows(scores.oldLogProbs), advantages: t.rows(advantages.advantages), mask: t.mask, entropy, refLogProbs: useRefKl ? t.rows(scores.refLogProbs!) : undefined },
+          {
+            clipLow: ppo.clipLow,
+            clipHigh: ppo.clipHigh,
+            dualClip: ppo.dualClip,
+            aggregation: ppo.aggregation,
+            aggregationOptions,
+            entropyCoef: ppo.entropyCoef,
+            klCoef: useRefKl ? kl.coef : 0,
+            klEstimator: kl.estimator,
+          },
+        );
+        // Sums over micro-batches: the loss terms are already scaled by the minibatch's counts; the
+        // per-token rates (clip fraction, KL, entropy) are weighted by the micro-batch's share of tokens.
+        const share = batch.tokens / aggregationOptions.tokenCount;
+        [out.policyLoss, out.clipFraction, out.ppoKl, out.kl, out.entropy].forEach((x, i) => (stats[i] += i === 0 ? x.dataSync()[0] : share * x.dataSync()[0]));
+        return out.loss;
+      });
+      history.grad.push(applyGradients(models.policy, models.policyOptimizer, actorGrads, opts.learningRate, ppo.maxGradNorm));
       history.policyLoss.push(stats[0]);
       history.clip.push(stats[1]);
       history.ppoKl.push(stats[2]);
       history.refKl.push(stats[3]);
       history.entropy.push(stats[4]);
-      history.grad.push(step.gradNorm);
 
       if (models.critic && models.criticOptimizer && advantages.returns && scores.values) {
-        const returns = rows(advantages.returns);
-        const oldValues = rows(scores.values);
         const critic = models.critic;
-        const valueStep = optimizerStep(
-          critic,
-          models.criticOptimizer,
-          () => clippedValueLoss({ values: valuesAt(critic, batch), oldValues, returns, mask }, { clipRange: ppo.valueClip, aggregation: ppo.aggregation }).loss,
-          { learningRate: ppo.criticLearningRate, maxGradNorm: ppo.maxGradNorm },
-        );
-        history.value.push(valueStep.loss);
-        tf.dispose([returns, oldValues]);
+        let valueLoss = 0;
+        const criticGrads = accumulate(critic, micro, (piece) => {
+          const batch = segmentBatch(piece);
+          const t = inputsOf(piece, batch.mask);
+          const loss = clippedValueLoss(
+            { values: valuesAt(critic, batch), oldValues: t.rows(scores.values!), returns: t.rows(advantages.returns!), mask: t.mask },
+            { clipRange: ppo.valueClip, aggregation: ppo.aggregation, aggregationOptions },
+          ).loss;
+          valueLoss += loss.dataSync()[0];
+          return loss;
+        });
+        applyGradients(critic, models.criticOptimizer, criticGrads, ppo.criticLearningRate, ppo.maxGradNorm);
+        history.value.push(valueLoss);
       }
-      tf.dispose([mask, oldLogProbs, adv, ...(refLogProbs ? [refLogProbs] : [])]);
-      trainedTokens += batch.tokens;
+      trainedTokens += aggregationOptions.tokenCount;
       done++;
       await opts.onProgress?.(done, total);
       await new Promise<void>((resolve) => setImmediate(resolve));

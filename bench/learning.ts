@@ -1,0 +1,205 @@
+/**
+ * `npm run bench:learning`: the seed's table in miniature. For each row (apps, deepsearch single-hop,
+ * deepsearch multi-hop) and seed: build the base policy by SFT on noisy expert demonstrations, evaluate it on
+ * the held-out test splits, train it with each algorithm (PPO with a critic, GRPO, SALT over GRPO, LOOP), and
+ * evaluate the trained policy the same way. Writes bench/results/learning.{md,json} and one SVG plot per row.
+ *
+ * Training runs through trainer/in-process.ts: the same phase functions the Temporal activities call, in one
+ * process, so the numbers measure learning rather than orchestration. Defaults follow issue 8; --quick shrinks
+ * everything for a smoke run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { LocalArtifactStore } from '../common/artifacts';
+import { initBackend } from '../policy/backend';
+import { buildBaseCheckpoint } from '../cli/sft';
+import { trainInProcess } from '../trainer/in-process';
+import { evaluatePhase, keys, PhaseContext } from '../trainer/phases';
+import { PolicyCache, publishPolicy } from '../trainer/policy-bundle';
+import { loadAgentState } from '../trainer/agent-state';
+import type { Trajectory } from '../trainer/trajectory';
+import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflows/config';
+
+const ROWS = {
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success' },
+  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em' },
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em' },
+} as const;
+type RowName = keyof typeof ROWS;
+const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
+type AlgorithmName = keyof typeof ALGORITHMS;
+
+interface Options {
+  rows: string;
+  algorithms: string;
+  seeds: string;
+  steps: string;
+  tasks: string;
+  sftSteps: string;
+  evalTasks: string;
+  out: string;
+  quick?: boolean;
+  reuse?: boolean;
+}
+
+const opts = new Command()
+  .option('--rows <list>', 'apps,single,multi', 'apps,single,multi')
+  .option('--algorithms <list>', 'ppo,grpo,salt,loop', 'ppo,grpo,salt,loop')
+  .option('--seeds <list>', 'run seeds', '1,2,3')
+  .option('--steps <n>', 'RL steps per run', '30')
+  .option('--tasks <n>', 'tasks per step', '8')
+  .option('--sft-steps <n>', 'SFT steps for the base policy', '500')
+  .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
+  .option('--out <dir>', 'results folder', 'bench/results')
+  .option('--reuse', 'reuse base policies already built with the same settings (default: build from nothing)')
+  .option('--quick', 'smoke scale: 1 seed, 3 steps, 4 tasks, 40 SFT steps, 8 test tasks')
+  .parse()
+  .opts<Options>();
+
+if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSteps: '40', evalTasks: '8' });
+const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
+
+/** Share of episodes whose every app API call came after reading that API's doc (the seed saw RL induce this). */
+function docsFirstShare(trajectories: Trajectory[]): number {
+  const episodes = trajectories.filter((t) => t.turns.length > 0);
+  const ok = episodes.filter((t) => {
+    const read = new Set<string>();
+    for (const { action } of t.turns) {
+      const doc = /api_docs\.show_api_doc\(app_name="(\w+)", api_name="(\w+)"\)/.exec(action);
+      if (doc) read.add(`${doc[1]}.${doc[2]}`);
+      const call = /^\s*(\w+)\.(\w+)\(/.exec(action);
+      if (call && call[1] !== 'api_docs' && call[1] !== 'supervisor' && call[2] !== 'login' && !read.has(`${call[1]}.${call[2]}`)) return false;
+    }
+    return true;
+  });
+  return episodes.length ? ok.length / episodes.length : 0;
+}
+
+function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & { agent?: Record<string, unknown> } = {}): RunConfig {
+  const spec = ROWS[row];
+  return parseRunConfig({
+    runId: `bench-${row}-s${seed}-${Date.now().toString(36)}`,
+    env: spec.env,
+    split: spec.split,
+    steps: Number(opts.steps),
+    seed,
+    tasksPerStep: Number(opts.tasks),
+    groupSize: 4,
+    rolloutShards: 1,
+    learningRate: 1e-3,
+    ...(spec.env === 'deepsearch' ? { deepsearch: { seed: 0, passages: 10000, family: (spec as { family: string }).family } } : {}),
+    evaluation: { every: 0, tasks: 8 },
+    ...extra,
+    agent: {
+      model: { layers: 2, heads: 4, width: 96, contextLength: 512 },
+      sampling: { maxTurns: row === 'apps' ? 12 : 5, maxActionTokens: 48 },
+      base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: 0.3, sftBatchSize: 8, sftLearningRate: 3e-3 },
+      ...(extra.agent ?? {}),
+    },
+  });
+}
+
+async function evaluateOn(ctx: PhaseContext, config: RunConfig, policy: { version: number; key: string; sha256: string }, step: number) {
+  const out: Record<string, Record<string, number>> = {};
+  for (const split of ROWS[rowOf(config)].test) {
+    const result = await evaluatePhase(ctx, { runId: config.runId, step, config, policy, split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
+    const details = JSON.parse(new TextDecoder().decode(await ctx.store.get(result.details.key, result.details.sha256))) as { trajectories: Trajectory[] };
+    out[split] = { ...result.metrics, ...(config.env === 'apps' ? { docsFirst: docsFirstShare(details.trajectories) } : {}) };
+  }
+  return out;
+}
+
+function rowOf(config: RunConfig): RowName {
+  return config.env === 'apps' ? 'apps' : (config.deepsearch.family as RowName);
+}
+
+const meanStd = (xs: number[]) => {
+  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  return { mean, std: xs.length > 1 ? std : 0 };
+};
+
+/** A line chart of mean reward per step, one line per algorithm, as a self-contained SVG. */
+function rewardPlot(title: string, series: Record<string, number[]>): string {
+  const W = 560, H = 300, P = 40;
+  const steps = Math.max(1, ...Object.values(series).map((s) => s.length));
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+  const x = (i: number) => P + ((W - 2 * P) * i) / Math.max(1, steps - 1);
+  const y = (v: number) => H - P - (H - 2 * P) * v;
+  const lines = Object.entries(series).map(([name, values], k) => {
+    const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    return `<polyline fill="none" stroke="${colors[k % 4]}" stroke-width="2" points="${points}"/><text x="${W - P + 4}" y="${P + 14 * k}" fill="${colors[k % 4]}" font-size="11">${name}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}"><text x="${P}" y="20" font-size="13">${title}</text>
+<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#999"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#999"/>
+<text x="${P - 30}" y="${y(1) + 4}" font-size="10">1.0</text><text x="${P - 30}" y="${y(0) + 4}" font-size="10">0.0</text><text x="${W / 2}" y="${H - 8}" font-size="10">step</text>
+${lines.join('\n')}</svg>`;
+}
+
+async function main() {
+  await initBackend();
+  const store = new LocalArtifactStore(join(opts.out, 'artifacts'));
+  mkdirSync(opts.out, { recursive: true });
+  const ctx: PhaseContext = { store, policies: new PolicyCache(store), states: new Map() };
+  const started = Date.now();
+  const results: Record<string, unknown>[] = [];
+
+  for (const row of list<RowName>(opts.rows)) {
+    const curves: Record<string, number[][]> = {};
+    for (const seed of list<string>(opts.seeds).map(Number)) {
+      const baseConfig = configFor(row, seed);
+      console.log(`\n== ${row} seed ${seed}: base policy`);
+      const base = await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
+      const baseState = await loadAgentState(store, base);
+      const basePolicy = await publishPolicy(store, keys.policy(baseConfig.runId, 0), baseState.policy, baseState.tokenizer);
+      const baseEval = await evaluateOn(ctx, baseConfig, { version: 0, key: basePolicy.key, sha256: basePolicy.sha256 }, 0);
+      console.log(`base: ${JSON.stringify(baseEval)}`);
+      results.push({ row, seed, algorithm: 'base', eval: baseEval });
+
+      for (const name of list<AlgorithmName>(opts.algorithms)) {
+        const { algorithm, salt } = ALGORITHMS[name];
+        const config = configFor(row, seed, { algorithm, agent: { salt, base: { ...baseConfig.agent.base, checkpoint: base } } });
+        console.log(`-- ${row} seed ${seed}: ${name}`);
+        const run = await trainInProcess(config, store, {
+          onStep: (s) => console.log(`  step ${s.step + 1}: reward ${s.meanReward.toFixed(3)} success ${(100 * s.successRate).toFixed(0)}%`),
+        });
+        const evaluation = await evaluateOn(ctx, config, run.policy, config.steps);
+        console.log(`${name}: ${JSON.stringify(evaluation)}`);
+        (curves[name] ??= []).push(run.steps.map((s) => s.meanReward));
+        results.push({ row, seed, algorithm: name, eval: evaluation, rewards: run.steps.map((s) => s.meanReward) });
+      }
+    }
+    const averaged = Object.fromEntries(Object.entries(curves).map(([k, runs]) => [k, runs[0].map((_, i) => meanStd(runs.map((r) => r[i] ?? 0)).mean)]));
+    writeFileSync(join(opts.out, `learning-${row}.svg`), rewardPlot(`${row}: mean training reward per step`, averaged));
+  }
+
+  writeFileSync(join(opts.out, 'learning.json'), JSON.stringify({ options: opts, seconds: (Date.now() - started) / 1000, results }, null, 2));
+  writeFileSync(join(opts.out, 'learning.md'), table(results));
+  console.log(`\n${table(results)}\nwrote ${opts.out}/learning.{md,json} in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+}
+
+function table(results: Record<string, unknown>[]): string {
+  const lines = ['| row | split | metric | ' + ['base', ...list<string>(opts.algorithms)].join(' | ') + ' |', '|---|---|---|' + '---|'.repeat(1 + list(opts.algorithms).length)];
+  for (const row of list<RowName>(opts.rows)) {
+    for (const split of ROWS[row].test) {
+      const metrics = row === 'apps' ? ['success', 'sgc', 'docsFirst'] : ['em', 'f1'];
+      for (const metric of metrics) {
+        const cells = ['base', ...list<string>(opts.algorithms)].map((algorithm) => {
+          const values = results
+            .filter((r) => r.row === row && r.algorithm === algorithm)
+            .map((r) => (r.eval as Record<string, Record<string, number>>)[split]?.[metric] ?? 0);
+          const { mean, std } = meanStd(values);
+          return values.length ? `${mean.toFixed(3)} ± ${std.toFixed(3)}` : '-';
+        });
+        lines.push(`| ${row} | ${split} | ${metric === 'success' ? 'TGC' : metric} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

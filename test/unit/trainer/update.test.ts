@@ -1,0 +1,64 @@
+/**
+ * The PPO update: accumulating gradients over micro-batches gives the same step as one pass over the whole
+ * minibatch, and an update moves the policy toward the actions with positive advantage.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../../common/random';
+import { createPolicy, getWeights, modelFromWeights } from '../../../policy/model';
+import { AdamW } from '../../../policy/optim';
+import { computeAdvantages } from '../../../trainer/advantages';
+import { AgentTrainingSchema } from '../../../trainer/config';
+import { scoreTrajectories } from '../../../trainer/score';
+import type { Trajectory } from '../../../trainer/trajectory';
+import { ppoUpdate } from '../../../trainer/update';
+
+const config = { vocabSize: 24, contextLength: 32, layers: 1, heads: 2, width: 16, dropout: 0 };
+
+/** Two tasks x 4 rollouts of 2 turns each; reward 1 when the first action token is 5. */
+function batch(): Trajectory[] {
+  const rng = new Rng(4);
+  return Array.from({ length: 8 }, (_, i) => {
+    const group = Math.floor(i / 4);
+    const turns = [0, 1].map((turn) => {
+      const actionTokens = Array.from({ length: 2 + rng.int(0, 2) }, () => rng.int(3, 23));
+      if (turn === 0 && i % 2 === 0) actionTokens[0] = 5;
+      return { context: `${group}/${turn}`, promptTokens: [1, 3 + group, 10 + turn, rng.int(3, 23)], actionTokens, sampleLogProbs: actionTokens.map(() => 0), action: actionTokens.join(' '), observation: '', error: false, nextContext: '' };
+    });
+    const reward = turns[0].actionTokens[0] === 5 ? 1 : 0;
+    return { taskId: `t${group}`, group, sample: i % 4, seed: i, policyVersion: 0, turns, reward, success: reward === 1, finishReason: 'completed', envErrors: 0, metrics: {} };
+  });
+}
+
+async function trainOnce(microbatchSegments: number) {
+  const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+  const trajectories = batch();
+  const settings = AgentTrainingSchema.parse({ ppo: { minibatchSegments: 16, microbatchSegments, epochs: 2 }, kl: { mode: 'none' } });
+  const scores = await scoreTrajectories({ policy }, trajectories);
+  const advantages = computeAdvantages('grpo', trajectories, scores, settings);
+  const metrics = await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, trajectories, scores, advantages, { settings, learningRate: 1e-2, seed: 3 });
+  const after = await scoreTrajectories({ policy }, trajectories);
+  return { weights: getWeights(policy), metrics, before: scores, after, trajectories };
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+test('micro-batch accumulation equals one pass over the minibatch', async () => {
+  const whole = await trainOnce(16);
+  const pieces = await trainOnce(1);
+  for (const [name, w] of Object.entries(whole.weights)) {
+    const other = pieces.weights[name].data;
+    const maxDiff = Math.max(...Array.from(w.data, (v, i) => Math.abs(v - other[i])));
+    expect(maxDiff).toBeLessThan(1e-5);
+  }
+  expect(pieces.metrics.optimizerSteps).toBe(whole.metrics.optimizerSteps);
+  expect(pieces.metrics.clipFraction).toBeCloseTo(whole.metrics.clipFraction, 5);
+});
+
+test('an update raises the log-probability of the rewarded first action', async () => {
+  const { before, after, trajectories } = await trainOnce(4);
+  const rewarded = trajectories.flatMap((t, i) => (t.reward > 0 ? [i] : []));
+  const gain = rewarded.map((i) => after.oldLogProbs[i][0] - before.oldLogProbs[i][0]);
+  expect(gain.every((g) => g > 0)).toBe(true);
+});
