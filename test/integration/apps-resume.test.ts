@@ -1,0 +1,64 @@
+/**
+ * `ratchet resume` on the apps environment: a run terminated mid-step and resumed records the same trajectories,
+ * step metrics and final checkpoint as an uninterrupted run with the same seed (the curriculum replays the
+ * recorded outcomes, every draw derives from the seed, training is deterministic).
+ */
+import { sql } from 'drizzle-orm';
+import { latestCheckpoint, listSteps } from '../../db/queries';
+import type { Progress, TrainingRunResult } from '../../workflows/training-run';
+import { appsTestConfig } from './support/apps';
+import { ratchet, temporal, writeConfig } from './support/cli';
+import { eventually, openHarness, runWorkers, type Harness } from './support/harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await openHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function recorded(runId: string) {
+  const steps = (await listSteps(h.database.db, runId)).map(({ step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens }) => ({
+    step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens,
+  }));
+  const trajectories = (
+    await h.database.db.execute(
+      sql`select step, "group", sample, task_id, policy_version, reward, success, turns, tokens, finish_reason, artifact_sha256 from trajectories where run_id = ${runId} order by step, "group", sample`,
+    )
+  ).rows;
+  const checkpoint = await latestCheckpoint(h.database.db, runId);
+  return { steps, trajectories, checkpoint: { version: checkpoint.version, sha256: checkpoint.sha256 } };
+}
+
+test('apps: terminated mid-step, resumed with `ratchet resume`, records what an uninterrupted run records', async () => {
+  const settings = { steps: 3, seed: 5, tasksPerStep: 4, groupSize: 2 };
+  const baseline = appsTestConfig(settings);
+  const interrupted = appsTestConfig(settings);
+  const workers = [await runWorkers(h, baseline.taskQueues), await runWorkers(h, interrupted.taskQueues)];
+  try {
+    const baselineRun = await h.client.workflow.start('trainingRun', { taskQueue: baseline.taskQueues.control, workflowId: `train-${baseline.runId}`, args: [baseline] });
+    expect((await baselineRun.result()) as TrainingRunResult).toMatchObject({ status: 'completed', steps: 3 });
+
+    expect(await ratchet(['start', writeConfig(interrupted.runId, interrupted)])).toMatchObject({ code: 0 });
+    const workflowId = `train-${interrupted.runId}`;
+    const handle = h.client.workflow.getHandle(workflowId);
+    await eventually('step 2 in flight', async () => {
+      const p = (await handle.query('progress')) as Progress;
+      return p.step === 1 && p.phase === 'updatePolicy' ? true : undefined;
+    }, 240_000, 50);
+    expect(await temporal(['workflow', 'terminate', '--workflow-id', workflowId, '--reason', 'test: simulated crash'])).toMatchObject({ code: 0 });
+
+    const resumed = await ratchet(['resume', interrupted.runId]);
+    expect(resumed).toMatchObject({ code: 0 });
+    // Terminated during step 2 (the terminate may land just after that step was recorded).
+    expect(resumed.stdout).toMatch(/resumed .* \(was TERMINATED\) from step [12]\b/);
+    expect((await h.client.workflow.getHandle(workflowId).result()) as TrainingRunResult).toMatchObject({ status: 'completed', steps: 3, policyVersion: 3 });
+
+    const [a, b] = [await recorded(interrupted.runId), await recorded(baseline.runId)];
+    expect(a.trajectories).toHaveLength(3 * 4 * 2);
+    expect(a).toEqual(b);
+  } finally {
+    for (const w of workers) await w.stop();
+  }
+}, 900_000);
