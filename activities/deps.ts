@@ -2,7 +2,8 @@
 import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../common/artifacts';
 import type { Database } from '../db/client';
-import type { ArtifactRef } from './contract';
+import type { StepRow } from '../db/queries';
+import type { ArtifactRef, RecordStepInput } from './contract';
 
 export interface ActivityDeps {
   db: Database;
@@ -44,4 +45,23 @@ export async function sleepWithHeartbeats(ms: number, details?: unknown): Promis
     heartbeat(details);
     await new Promise((resolve) => setTimeout(resolve, Math.min(200, end - Date.now())));
   }
+}
+
+/** The steps row of a recordStep: the workflow's metrics plus what the environment counted. */
+export function stepRow(input: RecordStepInput, counts: { trajectories: number; tokens: number }, metrics: Record<string, unknown>): StepRow {
+  const m = input.metrics;
+  return {
+    runId: input.runId,
+    step: input.step,
+    policyVersion: input.policyVersion,
+    meanReward: m.meanReward,
+    successRate: m.successRate,
+    entropy: m.entropy,
+    kl: m.kl,
+    learningRate: m.learningRate,
+    trajectories: counts.trajectories,
+    tokens: counts.tokens,
+    wallMs: Math.round(m.wallMs),
+    metrics,
+  };
 }

@@ -24,7 +24,7 @@ import {
 } from '../../trainer/phases';
 import { PolicyCache } from '../../trainer/policy-bundle';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
-import { type ActivityDeps, getJson, heartbeat, putJson, stepKey } from '../deps';
+import { type ActivityDeps, getJson, heartbeat, putJson, stepKey, stepRow } from '../deps';
 
 function published(ref: PolicyRef): PublishedPolicy {
   if (!ref.checkpoint) throw new Error(`policy v${ref.version} has no checkpoint reference: not a text-agent policy`);
@@ -103,7 +103,8 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
       return syncPhase(ctx, runId, checkpoint);
     },
 
-    async recordStep({ runId, step, rollouts, rewards, policyVersion, metrics }) {
+    async recordStep(input) {
+      const { runId, step, rollouts, rewards, policyVersion, metrics } = input;
       const rows = await getJson<RewardRow[]>(deps.store, rewards);
       const shardOf = new Map<string, ArtifactRef>();
       for (const ref of rollouts) {
@@ -136,26 +137,16 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
         .then((bytes) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, number | string>)
         .catch(() => ({}));
       const tokens = rows.reduce((n, r) => n + r.tokens, 0);
-      await upsertStep(deps.db, {
-        runId,
-        step,
-        policyVersion,
-        meanReward: metrics.meanReward,
-        successRate: metrics.successRate,
-        entropy: metrics.entropy,
-        kl: metrics.kl,
-        learningRate: metrics.learningRate,
-        trajectories: rows.length,
-        tokens,
-        wallMs: Math.round(metrics.wallMs),
-        metrics: {
+      await upsertStep(
+        deps.db,
+        stepRow(input, { trajectories: rows.length, tokens }, {
           ...metrics,
           ...update,
           meanTurns: rows.reduce((n, r) => n + r.turns, 0) / Math.max(1, rows.length),
           meanTokens: tokens / Math.max(1, rows.length),
           rolloutTokensPerSecond: metrics.wallMs > 0 ? tokens / (metrics.wallMs / 1000) : 0,
-        },
-      });
+        }),
+      );
     },
 
     async evaluatePolicy({ runId, step, config, policy, split, tasks, mode, k }) {

@@ -8,7 +8,7 @@ import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '.
 import { BanditEnvironment, groupAdvantages, SoftmaxPolicy, type BanditAlgorithm } from '../../envs/bandit';
 import type { RunConfig } from '../../workflows/config';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
-import { type ActivityDeps, getJson, heartbeat, putJson, sleepWithHeartbeats, stepKey, versionKey } from '../deps';
+import { type ActivityDeps, getJson, heartbeat, putJson, sleepWithHeartbeats, stepKey, stepRow, versionKey } from '../deps';
 
 interface Rollout {
   group: number;
@@ -171,7 +171,8 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       return { version: checkpoint.version, key, sha256 } satisfies PolicyRef;
     },
 
-    async recordStep({ runId, step, rollouts: refs, rewards: rewardsRef, policyVersion, metrics }) {
+    async recordStep(input) {
+      const { runId, step, rollouts: refs, rewards: rewardsRef, policyVersion, metrics } = input;
       const rewards = new Map((await getJson<RewardRow[]>(deps.store, rewardsRef)).map((r) => [`${r.group}/${r.sample}`, r]));
       const rows = [];
       for (const ref of refs) {
@@ -197,20 +198,10 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
         }
       }
       await upsertTrajectories(deps.db, rows);
-      await upsertStep(deps.db, {
-        runId,
-        step,
-        policyVersion,
-        meanReward: metrics.meanReward,
-        successRate: metrics.successRate,
-        entropy: metrics.entropy,
-        kl: metrics.kl,
-        learningRate: metrics.learningRate,
-        trajectories: rows.length,
-        tokens: rows.reduce((s, r) => s + r.tokens, 0),
-        wallMs: Math.round(metrics.wallMs),
-        metrics: { flatGroups: metrics.flatGroups, phaseMs: metrics.phaseMs ?? {} },
-      });
+      await upsertStep(
+        deps.db,
+        stepRow(input, { trajectories: rows.length, tokens: rows.reduce((s, r) => s + r.tokens, 0) }, { flatGroups: metrics.flatGroups, phaseMs: metrics.phaseMs ?? {} }),
+      );
     },
 
     async evaluatePolicy({ runId, step, config, policy: policyRef, split, tasks, mode, k }) {
