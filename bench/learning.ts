@@ -60,20 +60,31 @@ const opts = new Command()
 if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSteps: '40', evalTasks: '8' });
 const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
 
-/** Share of episodes whose every app API call came after reading that API's doc (the seed saw RL induce this). */
+/**
+ * Among episodes that call at least one app API (login and supervisor aside), the share whose every such call
+ * came after reading that API's doc (the seed saw RL induce this); NaN when no episode calls one.
+ */
 function docsFirstShare(trajectories: Trajectory[]): number {
-  const episodes = trajectories.filter((t) => t.turns.length > 0);
-  const ok = episodes.filter((t) => {
+  let calling = 0;
+  let docsFirst = 0;
+  for (const t of trajectories) {
     const read = new Set<string>();
-    for (const { action } of t.turns) {
+    let called = false;
+    let ok = true;
+    for (const { action, error } of t.turns) {
       const doc = /api_docs\.show_api_doc\(app_name="(\w+)", api_name="(\w+)"\)/.exec(action);
       if (doc) read.add(`${doc[1]}.${doc[2]}`);
       const call = /^\s*(\w+)\.(\w+)\(/.exec(action);
-      if (call && call[1] !== 'api_docs' && call[1] !== 'supervisor' && call[2] !== 'login' && !read.has(`${call[1]}.${call[2]}`)) return false;
+      if (!call || error || ['api_docs', 'supervisor'].includes(call[1]) || call[2] === 'login') continue;
+      called = true;
+      if (!read.has(`${call[1]}.${call[2]}`)) ok = false;
     }
-    return true;
-  });
-  return episodes.length ? ok.length / episodes.length : 0;
+    if (called) {
+      calling++;
+      if (ok) docsFirst++;
+    }
+  }
+  return calling ? docsFirst / calling : NaN;
 }
 
 function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & { agent?: Record<string, unknown> } = {}): RunConfig {
