@@ -3,7 +3,7 @@
  * expert demonstrations (no pretrained weights exist here). Deterministic given the settings and the seed.
  */
 import type { Environment } from '../envs/types';
-import { createCritic, createPolicy, Model, ModelConfig } from '../policy/model';
+import { createPolicy, Model, ModelConfig } from '../policy/model';
 import { sftTrain, SftMetrics } from '../policy/sft';
 import { Tokenizer } from '../policy/tokenizer';
 import type { AgentTraining } from './config';
@@ -54,8 +54,4 @@ export async function buildBaseModel(
     policy,
     sft: { ...summary, demos: set.demos.length, expertSuccess: set.expertSuccess, heldOutAccuracy: metrics.evals.at(-1)?.tokenAccuracy ?? 0 },
   };
-}
-
-export function newCritic(policy: Model, seed: number): Model {
-  return createCritic(policy.config, seed);
 }

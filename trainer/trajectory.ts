@@ -39,10 +39,6 @@ export interface Trajectory {
   metrics: Record<string, number>;
 }
 
-export function actionTokenCount(trajectory: Trajectory): number {
-  return trajectory.turns.reduce((n, turn) => n + turn.actionTokens.length, 0);
-}
-
 export function encodeTrajectories(trajectories: Trajectory[]): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(trajectories));
 }
