@@ -10,10 +10,7 @@ export interface ActivityDeps {
   store: ArtifactStore;
 }
 
-/** Deterministic artifact key for one step's output, e.g. `runs/r1/step-000003/rewards.json`. */
-export function stepKey(runId: string, step: number, name: string): string {
-  return `runs/${runId}/step-${String(step).padStart(6, '0')}/${name}`;
-}
+export { stepKey } from '../common/artifacts';
 
 export function versionKey(runId: string, kind: 'policy' | 'checkpoints', version: number): string {
   return `runs/${runId}/${kind}/v${String(version).padStart(6, '0')}.json`;

@@ -35,6 +35,11 @@ export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** Deterministic key of one step's artifact, e.g. `runs/r1/step-000003/rewards.json`. */
+export function stepKey(runId: string, step: number, name: string): string {
+  return `runs/${runId}/step-${String(step).padStart(6, '0')}/${name}`;
+}
+
 const KEY_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export function checkKey(key: string): void {

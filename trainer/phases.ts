@@ -4,7 +4,7 @@
  * key and returns references: the Temporal activities call these, and so does the in-process trainer, so both
  * paths run the same code. Every random draw derives from (config.seed, step, ...), never from time or attempt.
  */
-import type { ArtifactStore } from '../common/artifacts';
+import { type ArtifactStore, stepKey } from '../common/artifacts';
 import { hashSeed } from '../common/random';
 import { initBackend } from '../policy/backend';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
@@ -45,7 +45,7 @@ const pad = (n: number) => String(n).padStart(6, '0');
 export const keys = {
   checkpoint: (runId: string, version: number) => `runs/${runId}/checkpoints/v${pad(version)}.ckpt`,
   policy: (runId: string, version: number) => `runs/${runId}/policy/v${pad(version)}.onnx`,
-  step: (runId: string, step: number, name: string) => `runs/${runId}/step-${pad(step)}/${name}`,
+  step: stepKey,
   evaluation: (runId: string, step: number, split: string, mode: string) => `runs/${runId}/eval/step-${pad(step)}/${split.replace('/', '-')}-${mode.replace('@', '-at-')}.json`,
 };
 
@@ -138,6 +138,8 @@ export async function loadTrajectories(store: ArtifactStore, refs: ArtifactRef[]
 }
 
 export interface RewardRow {
+  /** The rollout artifact (shard) the trajectory is stored in. */
+  shard: ArtifactRef;
   taskId: string;
   group: number;
   sample: number;
@@ -153,11 +155,15 @@ export interface RewardRow {
 /** The verifier replays each trajectory's actions in a fresh episode and scores the final state. */
 export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: number, config: RunConfig, refs: ArtifactRef[]) {
   const env = envOf(config);
-  const rows: RewardRow[] = (await loadTrajectories(ctx.store, refs)).map((t) => {
+  const shards = await Promise.all(refs.map(async (ref) => ({ ref, trajectories: decodeTrajectories(await ctx.store.get(ref.key, ref.sha256)) })));
+  const inOrder = shards.flatMap(({ ref, trajectories }) => trajectories.map((t) => ({ t, shard: { key: ref.key, sha256: ref.sha256 } })));
+  inOrder.sort((a, b) => a.t.group - b.t.group || a.t.sample - b.t.sample);
+  const rows: RewardRow[] = inOrder.map(({ t, shard }) => {
     const episode = env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
     for (const turn of t.turns) episode.step(turn.action);
     const score = episode.score();
     return {
+      shard,
       taskId: t.taskId,
       group: t.group,
       sample: t.sample,

@@ -104,33 +104,26 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     },
 
     async recordStep(input) {
-      const { runId, step, rollouts, rewards, policyVersion, metrics } = input;
+      const { runId, step, rewards, policyVersion, metrics } = input;
       const rows = await getJson<RewardRow[]>(deps.store, rewards);
-      const shardOf = new Map<string, ArtifactRef>();
-      for (const ref of rollouts) {
-        for (const t of await getJson<{ group: number; sample: number }[]>(deps.store, ref)) shardOf.set(`${t.group}/${t.sample}`, ref);
-      }
       await upsertTrajectories(
         deps.db,
-        rows.map((r) => {
-          const shard = shardOf.get(`${r.group}/${r.sample}`)!;
-          return {
-            runId,
-            step,
-            group: r.group,
-            sample: r.sample,
-            taskId: r.taskId,
-            policyVersion,
-            reward: r.reward,
-            success: r.success,
-            turns: r.turns,
-            tokens: r.tokens,
-            finishReason: r.finishReason,
-            envErrors: r.envErrors,
-            artifactKey: shard.key,
-            artifactSha256: shard.sha256,
-          };
-        }),
+        rows.map((r) => ({
+          runId,
+          step,
+          group: r.group,
+          sample: r.sample,
+          taskId: r.taskId,
+          policyVersion,
+          reward: r.reward,
+          success: r.success,
+          turns: r.turns,
+          tokens: r.tokens,
+          finishReason: r.finishReason,
+          envErrors: r.envErrors,
+          artifactKey: r.shard.key,
+          artifactSha256: r.shard.sha256,
+        })),
       );
       const update = await deps.store
         .get(stepKey(runId, step, 'update-metrics.json'))
