@@ -8,7 +8,7 @@ import { initBackend } from '../policy/backend';
 import { hashSeed } from '../common/random';
 import { initialAgentState, saveAgentState } from '../trainer/agent-state';
 import { buildBaseModel } from '../trainer/base-model';
-import { envOf } from '../trainer/phases';
+import { demonstrationWorlds } from '../trainer/phases';
 import { artifactsDir } from '../infra/paths';
 import type { RunConfig } from '../workflows/config';
 
@@ -32,7 +32,7 @@ export async function buildBaseCheckpoint(config: RunConfig, opts: BaseCheckpoin
   }
   log(`building the base policy for ${config.env}/${config.split} on ${backend} (${config.agent.base.sftSteps} SFT steps)`);
   const started = Date.now();
-  const base = await buildBaseModel(envOf(config), config.agent, {
+  const base = await buildBaseModel(demonstrationWorlds(config), config.agent, {
     split: config.split,
     seed: config.seed,
     onStep: (step, loss) => {

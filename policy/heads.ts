@@ -1,8 +1,9 @@
 /**
  * The policy and critic heads evaluated only where a loss needs them, e.g. at the positions that predict an
  * agent's action tokens. A turn's prompt is ~300 tokens and its action ~15, so the [.., V] log-softmax (the
- * costliest tensor of a small model) shrinks twenty-fold. Selection is a one-hot batched matmul, differentiable on every
- * backend (wasm has no gradient for gather).
+ * costliest tensor of a small model) shrinks twenty-fold, and the last block's attention and MLP run at those
+ * positions only (`hiddenStates` with `positions`). Selection is a one-hot batched matmul, differentiable on
+ * every backend (wasm has no gradient for gather).
  */
 import * as tf from '@tensorflow/tfjs';
 import { hiddenStates, matMul, Model, swapLast } from './model';
@@ -16,11 +17,7 @@ export interface PositionBatch {
 
 /** Hidden states at the chosen positions: [B,A,C]. Call inside tf.tidy. */
 function atActions(model: Model, batch: PositionBatch): tf.Tensor3D {
-  const hidden = hiddenStates(model, batch.inputs); // [B,T,C]
-  const T = hidden.shape[1];
-  const positions = tf.tensor2d(batch.positions, undefined, 'int32'); // [B,A]
-  const select = tf.oneHot(positions, T).toFloat(); // [B,A,T]
-  return matMul(select, hidden) as tf.Tensor3D; // [B,A,C]
+  return hiddenStates(model, batch.inputs, { positions: batch.positions }); // [B,A,C]
 }
 
 /** log π(target) and the policy's entropy at each chosen position: each [B,A]. Differentiable. */

@@ -237,8 +237,31 @@ function dense(x: tf.Tensor3D, w: tf.Tensor, b: tf.Tensor): tf.Tensor3D {
   return matMul(x.reshape([B * T, C]), w).add(b).reshape([B, T, w.shape[1]!]);
 }
 
-/** The trunk: final-LayerNorm hidden states [B,T,C]. Call inside tf.tidy. */
-export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOptions = {}): tf.Tensor3D {
+/** One-hot row selectors [B,A,T] for positions [B,A], and the causal bias [B,1,A,T] of a query at each. */
+function chosenRows(positions: number[][], T: number): { select: tf.Tensor3D; bias: tf.Tensor4D } {
+  const B = positions.length;
+  const A = positions[0]?.length ?? 0;
+  const select = new Float32Array(B * A * T);
+  const bias = new Float32Array(B * A * T);
+  positions.forEach((row, b) => {
+    if (row.length !== A) throw new Error('hiddenStates: every row of positions needs the same length');
+    row.forEach((t, a) => {
+      if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`hiddenStates: position ${t} is outside 0..${T - 1}`);
+      const base = (b * A + a) * T;
+      select[base + t] = 1;
+      bias.fill(MASKED, base + t + 1, base + T);
+    });
+  });
+  return { select: tf.tensor3d(select, [B, A, T]), bias: tf.tensor4d(bias, [B, 1, A, T]) };
+}
+
+/**
+ * The trunk: final-LayerNorm hidden states [B,T,C]. Call inside tf.tidy.
+ * With `positions` ([B,A] indices into T), returns only those rows, [B,A,C]: the last block then runs its
+ * queries and MLP at the A chosen positions alone (keys and values still span every position), which is where a
+ * loss on a short action after a long prompt spends nothing on the prompt's last-layer attention.
+ */
+export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
   const { config, weights: w } = model;
   const ids = toIds(inputIds);
   const [B, T] = ids.shape;
@@ -263,10 +286,20 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
     const h = layerNorm(x, w[p + 'ln1.g'], w[p + 'ln1.b']) as tf.Tensor3D;
     const qkv = dense(h, w[p + 'attn.wqkv'], w[p + 'attn.bqkv']); // [B,T,3C]
     const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[]; // each [B,T,C]
-    const scores = matMul(heads(q), swapLast(heads(k))).mul(1 / Math.sqrt(hd)).add(maskBias); // [B,H,T,T]
-    const att = tf.softmax(scores, -1);
-    const y = matMul(att, heads(v)).transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B,T,C]
-    x = x.add(dropout(dense(y, w[p + 'attn.wo'], w[p + 'attn.bo'])));
+    if (i === config.layers - 1 && opts.positions) {
+      // Last block at the chosen rows only: queries [B,H,A,hd] against every key [B,H,T,hd].
+      const { select, bias } = chosenRows(opts.positions, T); // [B,A,T], [B,1,A,T]
+      const A = opts.positions[0]?.length ?? 0;
+      const qa = matMul(select, q).reshape([B, A, H, hd]).transpose([0, 2, 1, 3]); // [B,H,A,hd]
+      const att = tf.softmax(matMul(qa, swapLast(heads(k))).mul(1 / Math.sqrt(hd)).add(bias), -1); // [B,H,A,T]
+      const y = matMul(att, heads(v)).transpose([0, 2, 1, 3]).reshape([B, A, C]) as tf.Tensor3D; // [B,A,C]
+      x = (matMul(select, x) as tf.Tensor3D).add(dropout(dense(y, w[p + 'attn.wo'], w[p + 'attn.bo']))); // [B,A,C]
+    } else {
+      const scores = matMul(heads(q), swapLast(heads(k))).mul(1 / Math.sqrt(hd)).add(maskBias); // [B,H,T,T]
+      const att = tf.softmax(scores, -1);
+      const y = matMul(att, heads(v)).transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B,T,C]
+      x = x.add(dropout(dense(y, w[p + 'attn.wo'], w[p + 'attn.bo'])));
+    }
     const h2 = layerNorm(x, w[p + 'ln2.g'], w[p + 'ln2.b']) as tf.Tensor3D;
     const u = gelu(dense(h2, w[p + 'mlp.w1'], w[p + 'mlp.b1'])) as tf.Tensor3D; // [B,T,4C]
     x = x.add(dropout(dense(u, w[p + 'mlp.w2'], w[p + 'mlp.b2'])));

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
 import { logProbsAndEntropyAt } from './heads';
-import { logits, Model } from './model';
+import { hiddenStates, matMul, Model, swapLast } from './model';
 import { AdamW, AdamWConfig, learningRateAt, optimizerStep } from './optim';
 
 /** One demonstration. `lossMask[i] = 1` trains the model to predict `tokens[i]` from the tokens before it. */
@@ -32,6 +32,7 @@ export interface SftOptions {
   /** Padding id for batches (default 0). */
   pad?: number;
   onStep?: (metrics: { step: number; loss: number; gradNorm: number; learningRate: number }) => void;
+  onEval?: (evaluation: { step: number } & SftEval) => void;
 }
 
 export interface SftEval {
@@ -83,17 +84,38 @@ export function makeSftBatch(examples: SftExample[], contextLength: number, pad 
  * Mean negative log-likelihood of the masked targets. The LM head runs only at the masked positions
  * (policy/heads.ts): demonstrations put the loss on a short action after a long context.
  */
-function maskedNll(model: Model, batch: SftBatch): tf.Scalar {
+/** The masked targets in the compact [B,A] layout: where each is read, its token, and 1 on real entries. */
+function maskedPositions(batch: SftBatch): { positions: number[][]; targets: number[][]; mask: number[][] } {
   const positions = batch.mask.map((row) => row.flatMap((m, t) => (m ? [t] : [])));
   const A = Math.max(1, ...positions.map((p) => p.length));
   const fill = (values: number[]) => [...values, ...new Array(A - values.length).fill(0)];
-  const logp = logProbsAndEntropyAt(model, {
-    inputs: batch.inputs,
+  return {
     positions: positions.map(fill),
     targets: positions.map((p, b) => fill(p.map((t) => batch.targets[b][t]))),
-  }).logProbs; // [B,A]
-  const mask = tf.tensor2d(positions.map((p) => fill(p.map(() => 1))), undefined, 'float32');
-  return tf.neg(logp.mul(mask).sum()).div(Math.max(1, batch.maskedTokens)) as tf.Scalar;
+    mask: positions.map((p) => fill(p.map(() => 1))),
+  };
+}
+
+function maskedNll(model: Model, batch: SftBatch): tf.Scalar {
+  const { positions, targets, mask } = maskedPositions(batch);
+  const logp = logProbsAndEntropyAt(model, { inputs: batch.inputs, positions, targets }).logProbs; // [B,A]
+  return tf.neg(logp.mul(tf.tensor2d(mask, undefined, 'float32')).sum()).div(Math.max(1, batch.maskedTokens)) as tf.Scalar;
+}
+
+/**
+ * One epoch's order: shuffled, then bucketed so each run of `batchSize` examples has similar lengths (sorted
+ * within pools of 16 batches, batches shuffled again). A batch is padded to its longest row and attention costs
+ * T², so this roughly halves an epoch's compute on the environments' mixed-length turns.
+ */
+export function epochOrder(examples: SftExample[], batchSize: number, rng: Rng): SftExample[] {
+  const shuffled = rng.shuffle(examples);
+  const pool = batchSize * 16;
+  const batches: SftExample[][] = [];
+  for (let i = 0; i < shuffled.length; i += pool) {
+    const sorted = shuffled.slice(i, i + pool).sort((a, b) => a.tokens.length - b.tokens.length);
+    for (let j = 0; j < sorted.length; j += batchSize) batches.push(sorted.slice(j, j + batchSize));
+  }
+  return rng.shuffle(batches).flat();
 }
 
 export async function sftTrain(model: Model, examples: SftExample[], opts: SftOptions): Promise<SftMetrics> {
@@ -110,7 +132,7 @@ export async function sftTrain(model: Model, examples: SftExample[], opts: SftOp
   const started = performance.now();
 
   for (let step = 0; step < steps; step++) {
-    if (order.length < batchSize) order = [...order, ...rng.shuffle(examples)]; // epochs, reshuffled each time
+    if (order.length < batchSize) order = [...order, ...epochOrder(examples, batchSize, rng)];
     const batch = makeSftBatch(order.splice(0, batchSize), contextLength, opts.pad);
     const learningRate = learningRateAt(optimizer.stepCount, schedule);
     const { loss, gradNorm } = optimizerStep(model, optimizer, () => maskedNll(model, batch), { learningRate, maxGradNorm: opts.maxGradNorm ?? 1 });
@@ -119,11 +141,15 @@ export async function sftTrain(model: Model, examples: SftExample[], opts: SftOp
     opts.onStep?.({ step, loss, gradNorm, learningRate });
     if (opts.evalExamples && opts.evalEvery && (step + 1) % opts.evalEvery === 0 && step + 1 < steps) {
       evals.push({ step: step + 1, ...evaluateSft(model, opts.evalExamples, batchSize, opts.pad) });
+      opts.onEval?.(evals[evals.length - 1]);
     }
     if (step % 8 === 7) await new Promise<void>((resolve) => setImmediate(resolve)); // keep heartbeats flowing
   }
   const seconds = (performance.now() - started) / 1000;
-  if (opts.evalExamples) evals.push({ step: steps, ...evaluateSft(model, opts.evalExamples, batchSize, opts.pad) });
+  if (opts.evalExamples) {
+    evals.push({ step: steps, ...evaluateSft(model, opts.evalExamples, batchSize, opts.pad) });
+    opts.onEval?.(evals[evals.length - 1]);
+  }
   const truncatedExamples = examples.filter((e) => e.tokens.length > contextLength + 1).length;
   return { steps, losses, finalLoss: losses[losses.length - 1], trainedTokens, tokensPerSecond: trainedTokens / seconds, truncatedExamples, evals, optimizer };
 }
@@ -135,20 +161,23 @@ export function evaluateSft(model: Model, examples: SftExample[], batchSize = 32
   let tokens = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = makeSftBatch(examples.slice(i, i + batchSize), model.config.contextLength, pad);
+    const { positions, targets, mask } = maskedPositions(batch);
     const [logpTensor, argmaxTensor] = tf.tidy(() => {
-      const logProbs = tf.logSoftmax(logits(model, batch.inputs), -1); // [B,T,V], one forward pass
-      const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), model.config.vocabSize).toFloat();
-      return [logProbs.mul(targets).sum(-1), logProbs.argMax(-1)];
+      const h = hiddenStates(model, batch.inputs, { positions }); // [B,A,C], one forward pass
+      const [B, A, C] = h.shape;
+      const logProbs = tf.logSoftmax(matMul(h.reshape([B * A, C]), swapLast(model.weights.wte)).reshape([B, A, model.config.vocabSize]), -1); // [B,A,V]
+      const chosen = tf.oneHot(tf.tensor2d(targets, undefined, 'int32'), model.config.vocabSize).toFloat(); // [B,A,V]
+      return [logProbs.mul(chosen).sum(-1), logProbs.argMax(-1)];
     });
     // read outside tidy: tidy scans returned containers element by element
     const logp = logpTensor.arraySync() as number[][];
     const argmax = argmaxTensor.arraySync() as number[][];
     tf.dispose([logpTensor, argmaxTensor]);
-    batch.mask.forEach((row, b) =>
-      row.forEach((m, t) => {
+    mask.forEach((row, b) =>
+      row.forEach((m, a) => {
         if (!m) return;
-        nll -= logp[b][t];
-        correct += argmax[b][t] === batch.targets[b][t] ? 1 : 0;
+        nll -= logp[b][a];
+        correct += argmax[b][a] === targets[b][a] ? 1 : 0;
         tokens++;
       }),
     );

@@ -4,7 +4,7 @@
  */
 import type { Environment } from '../envs/types';
 import { createPolicy, Model, ModelConfig } from '../policy/model';
-import { sftTrain, SftMetrics } from '../policy/sft';
+import { sftTrain, SftMetrics, SftOptions } from '../policy/sft';
 import { Tokenizer } from '../policy/tokenizer';
 import type { AgentTraining } from './config';
 import { collectDemonstrations, demonstrationExamples } from './demonstrations';
@@ -20,14 +20,23 @@ export function modelConfigFor(settings: AgentTraining, vocabSize: number): Mode
   return { vocabSize, contextLength, layers, heads, width, dropout: 0 };
 }
 
+/**
+ * `worlds`: the environments whose `split` tasks the expert demonstrates (the run's own first; see
+ * `base.demoWorlds`).
+ */
 export async function buildBaseModel(
-  env: Environment,
+  worlds: Environment[],
   settings: AgentTraining,
-  opts: { split: string; seed: number; onStep?: (step: number, loss: number) => void },
+  opts: { split: string; seed: number; evalEvery?: number; onStep?: (step: number, loss: number) => void; onEval?: SftOptions['onEval'] },
 ): Promise<BaseModel> {
-  const taskIds = env.tasks(opts.split).map((t) => t.id);
   const { base, sampling } = settings;
-  const set = collectDemonstrations(env, taskIds, { perTask: base.demosPerTask, noise: base.demoNoise, seed: opts.seed });
+  const sets = worlds.map((env) =>
+    collectDemonstrations(env, env.tasks(opts.split).map((t) => t.id), { perTask: base.demosPerTask, noise: base.demoNoise, seed: opts.seed }),
+  );
+  const set = {
+    demos: sets.flatMap((s) => s.demos),
+    expertSuccess: sets.reduce((sum, s) => sum + s.expertSuccess * s.episodes, 0) / Math.max(1, sets.reduce((n, s) => n + s.episodes, 0)),
+  };
   const tokenizer = Tokenizer.build(
     set.demos.flatMap((d) => [d.context, d.action]),
     { maxVocab: settings.model.maxVocab },
@@ -44,8 +53,10 @@ export async function buildBaseModel(
     seed: opts.seed,
     peakLr: base.sftLearningRate,
     evalExamples: heldOut,
+    evalEvery: opts.evalEvery,
     pad: tokenizer.pad,
     onStep: (m) => opts.onStep?.(m.step, m.loss),
+    onEval: opts.onEval,
   });
   metrics.optimizer.dispose();
   const { optimizer: _optimizer, losses: _losses, ...summary } = metrics;

@@ -62,6 +62,12 @@ export const BaseModelSchema = z.strictObject({
   /** Expert demonstrations per train task, and how noisy the expert is (0 = flawless). */
   demosPerTask: z.int().min(1).max(64).default(2),
   demoNoise: z.number().min(0).max(1).default(0.3),
+  /**
+   * Demonstrations come from the split's tasks in this many worlds: the run's own and those the environment
+   * builds from the next seeds. More worlds give more distinct names, passwords and ids, so the policy learns to
+   * copy them from its context instead of memorising one world's values.
+   */
+  demoWorlds: z.int().min(1).max(64).default(1),
   sftSteps: z.int().min(1).max(100_000).default(300),
   sftBatchSize: z.int().min(1).max(512).default(8),
   sftLearningRate: z.number().positive().max(1).default(2e-3),

@@ -56,6 +56,16 @@ export function envOf(config: RunConfig) {
   return textEnvironment(config.env as TextEnvName, { apps: config.apps, deepsearch: config.deepsearch });
 }
 
+/** The worlds the base policy's demonstrations come from: the run's own, then `base.demoWorlds - 1` more seeds. */
+export function demonstrationWorlds(config: RunConfig) {
+  return Array.from({ length: config.agent.base.demoWorlds }, (_, k) =>
+    textEnvironment(config.env as TextEnvName, {
+      apps: { ...config.apps, seed: config.apps.seed + k },
+      deepsearch: { ...config.deepsearch, seed: config.deepsearch.seed + k },
+    }),
+  );
+}
+
 const needsCritic = (config: RunConfig) => config.algorithm === 'ppo';
 const needsReference = (config: RunConfig) => config.agent.kl.mode !== 'none' && config.agent.kl.coef > 0;
 
@@ -77,14 +87,13 @@ function retainStates(ctx: PhaseContext, keep: string[]): void {
 /** Version 0: the base policy (given, or built by SFT on expert demonstrations), checkpointed and published. */
 export async function initPolicyPhase(ctx: PhaseContext, runId: string, config: RunConfig): Promise<PublishedPolicy & { sft?: Record<string, number> }> {
   await initBackend({ quiet: true });
-  const env = envOf(config);
   let state: AgentState;
   let sft: Record<string, number> | undefined;
   if (config.agent.base.checkpoint) {
     state = await loadAgentState(ctx.store, config.agent.base.checkpoint);
     state.step = 0;
   } else {
-    const base = await buildBaseModel(env, config.agent, {
+    const base = await buildBaseModel(demonstrationWorlds(config), config.agent, {
       split: config.split,
       seed: config.seed,
       onStep: (step, loss) => ctx.heartbeat?.({ phase: 'sft', step, loss }),

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../policy/model';
 import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
 import type { Matrix } from '../rl';
-import { buildSegments, rowMask, Segment, segmentBatch, writeRows } from './segments';
+import { buildSegments, byLength, rowMask, Segment, segmentBatch, writeRows } from './segments';
 import type { Trajectory } from './trajectory';
 
 export interface Scores {
@@ -32,7 +32,7 @@ export async function scoreTrajectories(
   opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Scores> {
   const chunk = opts.chunk ?? 16;
-  const segments = buildSegments(trajectories);
+  const segments = byLength(buildSegments(trajectories)); // similar lengths share a batch: less padding
   const mask = rowMask(trajectories);
   const oldLogProbs = zerosLike(mask);
   const refLogProbs = models.reference ? zerosLike(mask) : undefined;

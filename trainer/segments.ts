@@ -96,3 +96,8 @@ export function writeRows(rows: Matrix, segments: readonly Segment[], values: Ar
     for (let k = 0; k < s.actionLength; k++) rows[s.trajectory][s.rowOffset + k] = values[i][k];
   });
 }
+
+/** Segments sorted by input length (stable), so a batch of neighbours pads little; results do not depend on order. */
+export function byLength(segments: readonly Segment[]): Segment[] {
+  return [...segments].sort((a, b) => a.inputs.length - b.inputs.length);
+}

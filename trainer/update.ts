@@ -13,7 +13,7 @@ import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
 import type { Advantages } from './advantages';
 import type { AgentTraining } from './config';
 import type { Scores } from './score';
-import { buildSegments, Segment, segmentBatch, toSegments } from './segments';
+import { buildSegments, byLength, Segment, segmentBatch, toSegments } from './segments';
 import type { Trajectory } from './trajectory';
 
 export interface UpdateModels {
@@ -101,7 +101,7 @@ export async function ppoUpdate(
       // One optimizer step per minibatch, its gradient accumulated over micro-batches (memory stays bounded:
       // attention is [micro, heads, T, T]); losses are normalised by the whole minibatch's counts.
       const aggregationOptions = { tokenCount: part.reduce((n, s) => n + s.actionLength, 0), sequenceCount: part.length };
-      const micro = chunk(part, ppo.microbatchSegments);
+      const micro = chunk(byLength(part), ppo.microbatchSegments); // similar lengths share a micro-batch: less padding
       const stats = [0, 0, 0, 0, 0];
       const actorGrads = accumulate(models.policy, micro, (piece) => {
         const batch = segmentBatch(piece);

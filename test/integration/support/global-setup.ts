@@ -1,7 +1,7 @@
 /**
  * One Temporal dev server and one Postgres for the whole integration run, provisioned when absent:
  * - Temporal: the built CLI (in-memory, headless) on port 7244, or RATCHET_TEST_TEMPORAL_ADDRESS;
- * - Postgres: a throwaway Debian cluster on port 55432, or RATCHET_TEST_DATABASE_URL.
+ * - Postgres: a throwaway Debian cluster on port 25432, or RATCHET_TEST_DATABASE_URL.
  * The workflows are bundled once here; tests pass the bundle to their workers.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ export default async function globalSetup(): Promise<void> {
 
   let databaseUrl = process.env.RATCHET_TEST_DATABASE_URL;
   if (!databaseUrl) {
-    const port = Number(process.env.RATCHET_TEST_POSTGRES_PORT || 55432);
+    const port = Number(process.env.RATCHET_TEST_POSTGRES_PORT || 25432);
     const dataDir = join(tmpdir(), `ratchet-test-postgres-${port}`);
     const pg = await ensureSystemPostgres({ dataDir, port, logFile: join(dataDir, 'server.log') });
     databaseUrl = pg.url;
