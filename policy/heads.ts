@@ -16,18 +16,22 @@ export interface PositionBatch {
 }
 
 /** Hidden states at the chosen positions: [B,A,C]. Call inside tf.tidy. */
-function atActions(model: Model, batch: PositionBatch): tf.Tensor3D {
+function atActions(model: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>): tf.Tensor3D {
   return hiddenStates(model, batch.inputs, { positions: batch.positions }); // [B,A,C]
+}
+
+/** The policy's log-softmax over the vocabulary at each chosen position: [B,A,V] (tied LM head). */
+export function logSoftmaxAt(policy: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>): tf.Tensor3D {
+  const h = atActions(policy, batch); // [B,A,C]
+  const [B, A, C] = h.shape;
+  const logits = matMul(h.reshape([B * A, C]), swapLast(policy.weights.wte)).reshape([B, A, policy.config.vocabSize]);
+  return tf.logSoftmax(logits, -1) as tf.Tensor3D;
 }
 
 /** log π(target) and the policy's entropy at each chosen position: each [B,A]. Differentiable. */
 export function logProbsAndEntropyAt(policy: Model, batch: PositionBatch): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
-  const h = atActions(policy, batch); // [B,A,C]
-  const [B, A, C] = h.shape;
-  const V = policy.config.vocabSize;
-  const logits = matMul(h.reshape([B * A, C]), swapLast(policy.weights.wte)).reshape([B, A, V]); // tied LM head
-  const logp = tf.logSoftmax(logits, -1); // [B,A,V]
-  const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), V).toFloat(); // [B,A,V]
+  const logp = logSoftmaxAt(policy, batch); // [B,A,V]
+  const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), policy.config.vocabSize).toFloat(); // [B,A,V]
   return {
     logProbs: logp.mul(targets).sum(-1) as tf.Tensor2D,
     entropy: tf.neg(tf.exp(logp).mul(logp).sum(-1)) as tf.Tensor2D,

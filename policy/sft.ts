@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
-import { logProbsAndEntropyAt } from './heads';
-import { hiddenStates, matMul, Model, swapLast } from './model';
+import { logProbsAndEntropyAt, logSoftmaxAt } from './heads';
+import type { Model } from './model';
 import { AdamW, AdamWConfig, learningRateAt, optimizerStep } from './optim';
 
 /** One demonstration. `lossMask[i] = 1` trains the model to predict `tokens[i]` from the tokens before it. */
@@ -80,10 +80,6 @@ export function makeSftBatch(examples: SftExample[], contextLength: number, pad 
   };
 }
 
-/**
- * Mean negative log-likelihood of the masked targets. The LM head runs only at the masked positions
- * (policy/heads.ts): demonstrations put the loss on a short action after a long context.
- */
 /** The masked targets in the compact [B,A] layout: where each is read, its token, and 1 on real entries. */
 function maskedPositions(batch: SftBatch): { positions: number[][]; targets: number[][]; mask: number[][] } {
   const positions = batch.mask.map((row) => row.flatMap((m, t) => (m ? [t] : [])));
@@ -96,6 +92,10 @@ function maskedPositions(batch: SftBatch): { positions: number[][]; targets: num
   };
 }
 
+/**
+ * Mean negative log-likelihood of the masked targets. The LM head runs only at the masked positions
+ * (policy/heads.ts): demonstrations put the loss on a short action after a long context.
+ */
 function maskedNll(model: Model, batch: SftBatch): tf.Scalar {
   const { positions, targets, mask } = maskedPositions(batch);
   const logp = logProbsAndEntropyAt(model, { inputs: batch.inputs, positions, targets }).logProbs; // [B,A]
@@ -163,9 +163,7 @@ export function evaluateSft(model: Model, examples: SftExample[], batchSize = 32
     const batch = makeSftBatch(examples.slice(i, i + batchSize), model.config.contextLength, pad);
     const { positions, targets, mask } = maskedPositions(batch);
     const [logpTensor, argmaxTensor] = tf.tidy(() => {
-      const h = hiddenStates(model, batch.inputs, { positions }); // [B,A,C], one forward pass
-      const [B, A, C] = h.shape;
-      const logProbs = tf.logSoftmax(matMul(h.reshape([B * A, C]), swapLast(model.weights.wte)).reshape([B, A, model.config.vocabSize]), -1); // [B,A,V]
+      const logProbs = logSoftmaxAt(model, { inputs: batch.inputs, positions }); // [B,A,V], one forward pass
       const chosen = tf.oneHot(tf.tensor2d(targets, undefined, 'int32'), model.config.vocabSize).toFloat(); // [B,A,V]
       return [logProbs.mul(chosen).sum(-1), logProbs.argMax(-1)];
     });
