@@ -10,10 +10,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { initBackend } from '../policy/backend';
-import { parameterCount } from '../policy/model';
-import { buildBaseModel } from '../trainer/base-model';
+import type { Environment } from '../envs/types';
+import { OrtPolicy } from '../policy/generate';
+import { getWeights, parameterCount } from '../policy/model';
+import { exportOnnx } from '../policy/onnx-export';
+import { BaseModel, buildBaseModel } from '../trainer/base-model';
+import { evaluatePolicy } from '../trainer/evaluate';
 import { demonstrationWorlds } from '../trainer/phases';
-import { parseRunConfig } from '../workflows/config';
+import { parseRunConfig, type RunConfig } from '../workflows/config';
 
 const opts = new Command()
   .option('--env <name>', 'apps or deepsearch', 'apps')
@@ -23,11 +27,15 @@ const opts = new Command()
   .option('--noise <p>', 'expert noise (0 = flawless)', '0')
   .option('--layers <n>', 'transformer layers', '2')
   .option('--width <n>', 'model width', '128')
+  .option('--no-copy-head', 'no copy (pointer) head: the LM head alone')
+  .option('--rotary', 'rotary position embeddings instead of learned positions')
   .option('--steps <n>', 'SFT steps', '1000')
   .option('--batch <n>', 'sequences per step', '16')
   .option('--lr <x>', 'peak learning rate', '3e-3')
   .option('--eval-every <n>', 'held-out evaluation every n steps', '200')
   .option('--seed <n>', 'seed', '1')
+  .option('--eval-splits <list>', 'after SFT, play these splits greedily and report task success (e.g. test_normal)', '')
+  .option('--eval-tasks <n>', 'tasks per evaluated split (0 = all)', '0')
   .option('--out <dir>', 'results folder', 'bench/results')
   .parse()
   .opts<Record<string, string>>();
@@ -41,7 +49,7 @@ async function main() {
     split: opts.split,
     seed: Number(opts.seed),
     agent: {
-      model: { layers: Number(opts.layers), width: Number(opts.width) },
+      model: { layers: Number(opts.layers), width: Number(opts.width), copyHead: Boolean(opts.copyHead), rotary: Boolean(opts.rotary) },
       base: {
         demoWorlds: Number(opts.worlds),
         demosPerTask: Number(opts.demos),
@@ -53,7 +61,8 @@ async function main() {
     },
   });
   const started = Date.now();
-  const base = await buildBaseModel(demonstrationWorlds(config), config.agent, {
+  const worlds = demonstrationWorlds(config);
+  const base = await buildBaseModel(worlds, config.agent, {
     split: config.split,
     seed: config.seed,
     evalEvery: Number(opts.evalEvery),
@@ -64,21 +73,49 @@ async function main() {
   });
   const seconds = (Date.now() - started) / 1000;
   const params = parameterCount(base.policy.config);
+  const episodes = await playSplits(worlds[0], base, config);
   const lines = [
     `# SFT on ${config.env}/${config.split} expert demonstrations`,
     '',
     `${base.sft.demos} demonstration turns from ${config.agent.base.demoWorlds} world(s) x ${config.agent.base.demosPerTask} per task, expert noise ${config.agent.base.demoNoise} (expert success ${(100 * base.sft.expertSuccess).toFixed(0)}%).`,
-    `Model ${config.agent.model.layers} layers x width ${config.agent.model.width} (${params.toLocaleString('en')} parameters, vocabulary ${base.tokenizer.vocabSize}); ${config.agent.base.sftSteps} steps of ${config.agent.base.sftBatchSize}, peak lr ${config.agent.base.sftLearningRate}; ${backend} backend, ${(seconds / 60).toFixed(1)} min, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s.`,
+    `Model ${config.agent.model.layers} layers x width ${config.agent.model.width}${config.agent.model.copyHead ? ' with a copy head' : ''}${config.agent.model.rotary ? ', rotary positions' : ''} (${params.toLocaleString('en')} parameters, vocabulary ${base.tokenizer.vocabSize}); ${config.agent.base.sftSteps} steps of ${config.agent.base.sftBatchSize}, peak lr ${config.agent.base.sftLearningRate}; ${backend} backend, ${(seconds / 60).toFixed(1)} min, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s.`,
     '',
     '| step | held-out loss | held-out action-token accuracy |',
     '|---|---|---|',
     ...base.sft.evals.map((e) => `| ${e.step} | ${e.loss.toFixed(3)} | ${(100 * e.tokenAccuracy).toFixed(2)}% |`),
     '',
+    ...(episodes.length
+      ? [
+          'The base policy playing held-out tasks greedily (onnxruntime, the exported graph a run would sync):',
+          '',
+          '| split | tasks | task success | scenario success | mean turns |',
+          '|---|---|---|---|---|',
+          ...episodes.map(({ split, m }) => `| ${split} | ${m.tasks} | ${(100 * m.success).toFixed(1)}% | ${(100 * m.sgc).toFixed(1)}% | ${m.meanTurns.toFixed(1)} |`),
+          '',
+        ]
+      : []),
   ];
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'sft.md'), lines.join('\n'));
-  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft }, null, 2));
+  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft, episodes }, null, 2));
   console.log(`\n${lines.join('\n')}\nwrote ${opts.out}/sft.{md,json}`);
+}
+
+/** Greedy episodes of the SFT policy on each `--eval-splits` split, through the ONNX export as in a run. */
+async function playSplits(env: Environment, base: BaseModel, config: RunConfig) {
+  const splits = opts.evalSplits.split(',').filter(Boolean);
+  if (!splits.length) return [];
+  const policy = await OrtPolicy.load(exportOnnx(getWeights(base.policy), base.policy.config, { logits: 'last' }));
+  const out: { split: string; m: Record<string, number> }[] = [];
+  for (const split of splits) {
+    const all = env.tasks(split);
+    const tasks = Number(opts.evalTasks) > 0 ? all.slice(0, Number(opts.evalTasks)) : all;
+    const outcome = await evaluatePolicy(env, policy, base.tokenizer, tasks, { mode: 'greedy', k: 1, sampling: config.agent.sampling, seed: config.seed, policyVersion: 0 });
+    console.log(`${split}: ${JSON.stringify(outcome.metrics)}`);
+    out.push({ split, m: outcome.metrics });
+  }
+  await policy.release();
+  return out;
 }
 
 main().catch((err) => {

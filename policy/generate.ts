@@ -208,17 +208,23 @@ export class OrtPolicy {
         feeds[`past_key_values.${i}.${kind}`] = cache?.[2 * i + j] ?? new ort.Tensor('float32', new Float32Array(0), [B, heads, 0, hd]);
       }
     }
+    if (this.config.copyHead) {
+      // The copy head's keys [B,1,P,C] and the tokens they point at [B,1,P,1] follow the layers' cache.
+      feeds['past_copy.key'] = cache?.[2 * layers] ?? new ort.Tensor('float32', new Float32Array(0), [B, 1, 0, width]);
+      feeds['past_copy.ids'] = cache?.[2 * layers + 1] ?? new ort.Tensor('float32', new Float32Array(0), [B, 1, 0, 1]);
+    }
     return feeds;
   }
 
   private cacheFrom(out: ort.InferenceSession.OnnxValueMapType): ort.Tensor[] {
     const cache: ort.Tensor[] = [];
     for (let i = 0; i < this.config.layers; i++) cache.push(out[`present.${i}.key`] as ort.Tensor, out[`present.${i}.value`] as ort.Tensor);
+    if (this.config.copyHead) cache.push(out['present_copy.key'] as ort.Tensor, out['present_copy.ids'] as ort.Tensor);
     return cache;
   }
 }
 
-/** Keep only some batch rows of every cache tensor [B,H,S,hd]. */
+/** Keep only some batch rows of every cache tensor ([B,H,S,hd], or the copy head's [B,1,S,·]). */
 function compactRows(cache: ort.Tensor[], keep: number[]): ort.Tensor[] {
   return cache.map((t) => {
     const [B, H, S, hd] = t.dims;

@@ -22,6 +22,18 @@ export interface ModelConfig {
   width: number;
   /** Dropout on embeddings and residual branches while training (0 for RL: ratios must be exact). */
   dropout: number;
+  /**
+   * Copy (pointer) head on the policy: the next-token distribution mixes the LM head's softmax with an attention
+   * over the context's own tokens, p = (1-g)·softmax(lm) + g·Σ_j att_j·[x_j = v] (See et al. 2017's
+   * pointer-generator). Lets a small model copy a session token or password it has never seen as a target.
+   */
+  copyHead?: boolean;
+  /**
+   * Rotary position embeddings (RoPE, Su et al. 2021) on every attention's queries and keys instead of learned
+   * absolute positions: attention then sees relative offsets directly, which is what locating "the value after
+   * `phone=`" in a long prompt needs.
+   */
+  rotary?: boolean;
 }
 
 /**
@@ -68,7 +80,7 @@ export function validateConfig(config: ModelConfig): void {
 /** Every weight's name and shape, in a fixed order. */
 export function weightShapes(config: ModelConfig, kind: ModelKind): Record<string, number[]> {
   const { vocabSize: V, contextLength: P, width: C } = config;
-  const shapes: Record<string, number[]> = { wte: [V, C], wpe: [P, C] };
+  const shapes: Record<string, number[]> = config.rotary ? { wte: [V, C] } : { wte: [V, C], wpe: [P, C] };
   for (let i = 0; i < config.layers; i++) {
     Object.assign(shapes, {
       [`h.${i}.ln1.g`]: [C],
@@ -86,6 +98,7 @@ export function weightShapes(config: ModelConfig, kind: ModelKind): Record<strin
     });
   }
   Object.assign(shapes, { 'lnf.g': [C], 'lnf.b': [C] });
+  if (kind === 'policy' && config.copyHead) Object.assign(shapes, { 'copy.wq': [C, C], 'copy.wk': [C, C], 'copy.wg': [C, 1], 'copy.bg': [1] });
   if (kind === 'critic') Object.assign(shapes, { 'value.w': [C, 1], 'value.b': [1] });
   return shapes;
 }
@@ -102,7 +115,7 @@ export function initWeights(config: ModelConfig, kind: ModelKind, seed: number):
   for (const [name, shape] of Object.entries(weightShapes(config, kind))) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     if (name.endsWith('.g')) data.fill(1);
-    else if (shape.length === 2 && name !== 'value.w') {
+    else if (shape.length === 2 && name !== 'value.w' && name !== 'copy.wg') {
       const std = name.endsWith('attn.wo') || name.endsWith('mlp.w2') ? 0.02 / Math.sqrt(2 * config.layers) : 0.02;
       for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
     }
@@ -255,17 +268,45 @@ function chosenRows(positions: number[][], T: number): { select: tf.Tensor3D; bi
   return { select: tf.tensor3d(select, [B, A, T]), bias: tf.tensor4d(bias, [B, 1, A, T]) };
 }
 
-/**
- * The trunk: final-LayerNorm hidden states [B,T,C]. Call inside tf.tidy.
- * With `positions` ([B,A] indices into T), returns only those rows, [B,A,C]: the last block then runs its
- * queries and MLP at the A chosen positions alone (keys and values still span every position), which is where a
- * loss on a short action after a long prompt spends nothing on the prompt's last-layer attention.
- */
-export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
+/** RoPE angle of dimension pair i at position t: t·10000^(-2i/hd) (GPT-NeoX layout: pair i = dims i and i+hd/2). */
+export function rotaryTables(positions: number[], hd: number): { cos: Float32Array; sin: Float32Array } {
+  const half = hd / 2;
+  const cos = new Float32Array(positions.length * hd);
+  const sin = new Float32Array(positions.length * hd);
+  positions.forEach((t, row) => {
+    for (let d = 0; d < hd; d++) {
+      const angle = t * Math.pow(10000, -(2 * (d % half)) / hd);
+      cos[row * hd + d] = Math.cos(angle);
+      sin[row * hd + d] = Math.sin(angle);
+    }
+  });
+  return { cos, sin };
+}
+
+/** x·cos + rotate_half(x)·sin for x [..,N,hd] whose rows sit at `positions` (tables shaped `shape`, default [N,hd]). */
+function rotaryAt(positions: number[], hd: number, shape: number[] = [positions.length, hd]): (x: tf.Tensor) => tf.Tensor {
+  const { cos, sin } = rotaryTables(positions, hd);
+  const c = tf.tensor(cos, shape);
+  const s = tf.tensor(sin, shape);
+  return (x) => {
+    const [x1, x2] = tf.split(x, 2, -1);
+    return x.mul(c).add(tf.concat([x2.neg(), x1], -1).mul(s));
+  };
+}
+
+interface Trunk {
+  /** Final-LayerNorm hidden states at the rows asked for: [B,T,C], or [B,A,C] with `positions`. */
+  hidden: tf.Tensor3D;
+  /** The last block's LayerNormed input at every position, [B,T,C]: what the copy head's keys read. */
+  context: tf.Tensor3D;
+  /** Causal bias of each returned row over the T positions: [T,T] (all rows) or [B,A,T]. */
+  causalBias: tf.Tensor;
+}
+
+function trunk(model: Model, ids: tf.Tensor2D, opts: ForwardOptions & { positions?: number[][] }): Trunk {
   const { config, weights: w } = model;
-  const ids = toIds(inputIds);
   const [B, T] = ids.shape;
-  const { width: C, heads: H, vocabSize: V } = config;
+  const { width: C, heads: H } = config;
   const hd = C / H;
   if (T > config.contextLength) throw new Error(`sequence length ${T} exceeds contextLength ${config.contextLength}`);
   const rate = opts.training ? config.dropout : 0;
@@ -273,17 +314,19 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
   const dropout = (x: tf.Tensor3D): tf.Tensor3D =>
     rate > 0 ? (tf.dropout(x, rate, undefined, (opts.seed ?? 0) * 1000 + dropoutCalls++) as tf.Tensor3D) : x;
 
-  const tok = embed(w.wte, ids.reshape([B * T])).reshape([B, T, C]); // [B,T,C]
-  const pos = w.wpe.slice([0, 0], [T, C]); // [T,C]
-  let x = dropout(tok.add(pos) as tf.Tensor3D); // [B,T,C]
+  const tok = embed(w.wte, ids.reshape([B * T])).reshape([B, T, C]) as tf.Tensor3D; // [B,T,C]
+  let x = dropout(config.rotary ? tok : (tok.add(w.wpe.slice([0, 0], [T, C])) as tf.Tensor3D)); // [B,T,C]
+  const rotate = config.rotary ? rotaryAt(Array.from({ length: T }, (_, t) => t), hd) : (t: tf.Tensor) => t; // on [..,T,hd]
 
   const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0); // [T,T], 1 where key <= query
-  const maskBias = tf.sub(1, causal).mul(MASKED); // [T,T], 0 or -1e9
+  let causalBias: tf.Tensor = tf.sub(1, causal).mul(MASKED); // [T,T], 0 or -1e9
   const heads = (t: tf.Tensor3D) => t.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
+  let context = x;
 
   for (let i = 0; i < config.layers; i++) {
     const p = `h.${i}.`;
     const h = layerNorm(x, w[p + 'ln1.g'], w[p + 'ln1.b']) as tf.Tensor3D;
+    context = h;
     const qkv = dense(h, w[p + 'attn.wqkv'], w[p + 'attn.bqkv']); // [B,T,3C]
     const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[]; // each [B,T,C]
     if (i === config.layers - 1 && opts.positions) {
@@ -291,11 +334,13 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
       const { select, bias } = chosenRows(opts.positions, T); // [B,A,T], [B,1,A,T]
       const A = opts.positions[0]?.length ?? 0;
       const qa = matMul(select, q).reshape([B, A, H, hd]).transpose([0, 2, 1, 3]); // [B,H,A,hd]
-      const att = tf.softmax(matMul(qa, swapLast(heads(k))).mul(1 / Math.sqrt(hd)).add(bias), -1); // [B,H,A,T]
+      const qr = config.rotary ? rotaryAt(opts.positions.flat(), hd, [B, 1, A, hd])(qa) : qa; // each row at its own position
+      const att = tf.softmax(matMul(qr, swapLast(rotate(heads(k)))).mul(1 / Math.sqrt(hd)).add(bias), -1); // [B,H,A,T]
       const y = matMul(att, heads(v)).transpose([0, 2, 1, 3]).reshape([B, A, C]) as tf.Tensor3D; // [B,A,C]
       x = (matMul(select, x) as tf.Tensor3D).add(dropout(dense(y, w[p + 'attn.wo'], w[p + 'attn.bo']))); // [B,A,C]
+      causalBias = bias.reshape([B, A, T]);
     } else {
-      const scores = matMul(heads(q), swapLast(heads(k))).mul(1 / Math.sqrt(hd)).add(maskBias); // [B,H,T,T]
+      const scores = matMul(rotate(heads(q)), swapLast(rotate(heads(k)))).mul(1 / Math.sqrt(hd)).add(causalBias); // [B,H,T,T]
       const att = tf.softmax(scores, -1);
       const y = matMul(att, heads(v)).transpose([0, 2, 1, 3]).reshape([B, T, C]) as tf.Tensor3D; // [B,T,C]
       x = x.add(dropout(dense(y, w[p + 'attn.wo'], w[p + 'attn.bo'])));
@@ -304,15 +349,96 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
     const u = gelu(dense(h2, w[p + 'mlp.w1'], w[p + 'mlp.b1'])) as tf.Tensor3D; // [B,T,4C]
     x = x.add(dropout(dense(u, w[p + 'mlp.w2'], w[p + 'mlp.b2'])));
   }
-  return layerNorm(x, w['lnf.g'], w['lnf.b']) as tf.Tensor3D;
+  return { hidden: layerNorm(x, w['lnf.g'], w['lnf.b']) as tf.Tensor3D, context, causalBias };
 }
 
-/** Next-token logits [B,T,V] (LM head tied to wte). */
-export function logits(model: Model, inputIds: TokenBatch, opts: ForwardOptions = {}): tf.Tensor3D {
+/**
+ * The trunk: final-LayerNorm hidden states [B,T,C]. Call inside tf.tidy.
+ * With `positions` ([B,A] indices into T), returns only those rows, [B,A,C]: the last block then runs its
+ * queries and MLP at the A chosen positions alone (keys and values still span every position), which is where a
+ * loss on a short action after a long prompt spends nothing on the prompt's last-layer attention.
+ */
+export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
+  return trunk(model, toIds(inputIds), opts).hidden;
+}
+
+/**
+ * p[b,a,v] = Σ_t att[b,a,t]·[ids[b,t] = v]: attention weights over positions [B,A,T] summed per token id into
+ * [B,A,V]. A scatter-add in JS (B·A·T additions, not a [B,A,T]·[B,T,V] one-hot matmul); its gradient is the
+ * matching gather, dAtt[b,a,t] = dp[b,a,ids[b,t]].
+ */
+export const scatterToVocab = (V: number) =>
+  tf.customGrad(((att: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [B, A, T] = att.shape;
+  const tokens = ids.dataSync();
+  const weights = att.dataSync();
+  const out = new Float32Array(B * A * V);
+  for (let b = 0; b < B; b++)
+    for (let a = 0; a < A; a++) {
+      const src = (b * A + a) * T;
+      const dst = (b * A + a) * V;
+      for (let t = 0; t < T; t++) out[dst + tokens[b * T + t]] += weights[src + t];
+    }
+  save([ids]);
+  return {
+    value: tf.tensor3d(out, [B, A, V]),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const grad = (dy as tf.Tensor).dataSync();
+      const rows = saved[0].dataSync();
+      const dAtt = new Float32Array(B * A * T);
+      for (let b = 0; b < B; b++)
+        for (let a = 0; a < A; a++) {
+          const src = (b * A + a) * V;
+          const dst = (b * A + a) * T;
+          for (let t = 0; t < T; t++) dAtt[dst + t] = grad[src + rows[b * T + t]];
+        }
+      return [tf.tensor3d(dAtt, [B, A, T]), tf.zerosLike(saved[0])];
+    },
+  };
+}) as Parameters<typeof tf.customGrad>[0]) as unknown as (att: tf.Tensor3D, ids: tf.Tensor2D) => tf.Tensor3D;
+
+/** log(e^a + e^b), stable. */
+function logAddExp(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const m = tf.maximum(a, b);
+  return m.add(tf.log(tf.exp(a.sub(m)).add(tf.exp(b.sub(m)))));
+}
+
+/** log σ(z) = min(z,0) - log(1 + e^-|z|), stable; tfjs's logSigmoid gradient fails on the wasm backend. */
+function logSigmoid(z: tf.Tensor): tf.Tensor {
+  return tf.minimum(z, 0).sub(tf.log1p(tf.exp(tf.abs(z).neg())));
+}
+
+/** Smallest copy probability taken to the log (a token absent from the context), so log never sees 0. */
+const COPY_FLOOR = 1e-30;
+
+/**
+ * Next-token logits [B,T,V], or [B,A,V] at `positions` (LM head tied to wte). With the copy head they are the
+ * mixture's log-probabilities, already normalised, so softmax/logSoftmax of them give the mixture itself.
+ * Call inside tf.tidy.
+ */
+export function nextTokenLogits(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
   if (model.kind !== 'policy') throw new Error('logits: needs a policy model');
-  const x = hiddenStates(model, inputIds, opts); // [B,T,C]
-  const [B, T, C] = x.shape;
-  return matMul(x.reshape([B * T, C]), swapLast(model.weights.wte)).reshape([B, T, model.config.vocabSize]); // [B,T,V]
+  const ids = toIds(inputIds);
+  const { hidden, context, causalBias } = trunk(model, ids, opts); // [B,A,C], [B,T,C]
+  const w = model.weights;
+  const [B, A, C] = hidden.shape;
+  const V = model.config.vocabSize;
+  const lm = matMul(hidden.reshape([B * A, C]), swapLast(w.wte)).reshape([B, A, V]) as tf.Tensor3D; // [B,A,V]
+  if (!model.config.copyHead) return lm;
+  const T = ids.shape[1];
+  const q = matMul(hidden.reshape([B * A, C]), w['copy.wq']).reshape([B, A, C]); // [B,A,C]
+  const k = matMul(context.reshape([B * T, C]), w['copy.wk']).reshape([B, T, C]); // [B,T,C]
+  const att = tf.softmax(matMul(q, swapLast(k)).mul(1 / Math.sqrt(C)).add(causalBias), -1) as tf.Tensor3D; // [B,A,T]
+  const copy = scatterToVocab(V)(att, ids); // [B,A,V]
+  const gate = dense(hidden, w['copy.wg'], w['copy.bg']); // [B,A,1], logit of g
+  const fromLm = tf.logSoftmax(lm, -1).add(logSigmoid(gate.neg())); // log((1-g)·softmax(lm))
+  const fromCopy = tf.log(tf.maximum(copy, COPY_FLOOR)).add(logSigmoid(gate)); // log(g·p_copy)
+  return logAddExp(fromLm, fromCopy) as tf.Tensor3D;
+}
+
+/** Next-token logits [B,T,V] (see `nextTokenLogits`). */
+export function logits(model: Model, inputIds: TokenBatch, opts: ForwardOptions = {}): tf.Tensor3D {
+  return nextTokenLogits(model, inputIds, opts);
 }
 
 /** Log-probabilities and entropies from one forward pass: each [B,T]. */

@@ -6,11 +6,13 @@
  *   input_ids int64 [B,T], attention_mask int64 [B,P+T] (0 = padding), position_ids int64 [B,T],
  *   past_key_values.{i}.key / .value float32 [B,H,P,hd] (P = 0 on the first call).
  * Outputs: logits float32 [B,T,V] (or [B,1,V] with `logits: 'last'`), present.{i}.key / .value [B,H,P+T,hd].
+ * With the copy head, also past_copy.key [B,1,P,C] and past_copy.ids float32 [B,1,P,1] (the tokens the copy
+ * attention can point at) in, present_copy.* out; the logits are then the mixture's log-probabilities.
  * Causality is over cache slots (slot j is visible to query slot P+i when j <= P+i), so a left-padded batch works.
  */
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { ModelConfig, WeightArrays, weightShapes } from './model';
+import { ModelConfig, rotaryTables, WeightArrays, weightShapes } from './model';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
@@ -29,14 +31,15 @@ function onnxTypes(): protobuf.Root {
 }
 
 export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
-const AttrType = { FLOAT: 1, INT: 2, INTS: 7 } as const;
+const AttrType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
-type Attribute = { name: string; type: number; f?: number; i?: number; ints?: number[] };
+type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[] };
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const intAttr = (name: string, i: number): Attribute => ({ name, type: AttrType.INT, i });
 const floatAttr = (name: string, f: number): Attribute => ({ name, type: AttrType.FLOAT, f });
 const intsAttr = (name: string, ints: number[]): Attribute => ({ name, type: AttrType.INTS, ints });
+const stringAttr = (name: string, value: string): Attribute => ({ name, type: AttrType.STRING, s: new TextEncoder().encode(value) });
 
 /** Accumulates nodes and initializers; `op` returns its output name so the graph reads like the tfjs forward. */
 export class GraphBuilder {
@@ -106,7 +109,21 @@ export function exportOnnx(weights: WeightArrays, config: ModelConfig, opts: Exp
   const invSqrt2 = scalarF('const.inv_sqrt2', Math.SQRT1_2);
 
   // Embeddings: gather is fine at inference (training uses a one-hot matmul for the same result).
-  let x = g.op('Add', [g.op('Gather', [w('wte'), 'input_ids'], [intAttr('axis', 0)]), g.op('Gather', [w('wpe'), 'position_ids'], [intAttr('axis', 0)])]); // [B,T,C]
+  const tokens = g.op('Gather', [w('wte'), 'input_ids'], [intAttr('axis', 0)]); // [B,T,C]
+  let x = config.rotary ? tokens : g.op('Add', [tokens, g.op('Gather', [w('wpe'), 'position_ids'], [intAttr('axis', 0)])]); // [B,T,C]
+  // Rotary positions: cos/sin rows of each token's position, [B,1,T,hd]; x·cos + rotate_half(x)·sin per head.
+  let rotate = (t: string) => t;
+  if (config.rotary) {
+    const tables = rotaryTables(Array.from({ length: config.contextLength }, (_, t) => t), hd);
+    const at = (name: string, data: Float32Array) => g.op('Unsqueeze', [g.op('Gather', [g.floats(name, [config.contextLength, hd], data), 'position_ids'], [intAttr('axis', 0)]), axis1]);
+    const cos = at('rope.cos', tables.cos);
+    const sin = at('rope.sin', tables.sin);
+    const halves = g.ints('const.rope_halves', [2], [hd / 2, hd / 2]);
+    rotate = (t: string) => {
+      const [x1, x2] = g.opN('Split', [t, halves], 2, [intAttr('axis', -1)]);
+      return g.op('Add', [g.op('Mul', [t, cos]), g.op('Mul', [g.op('Concat', [g.op('Neg', [x2]), x1], [intAttr('axis', -1)]), sin])]);
+    };
+  }
 
   // Attention mask [B,1,T,S], S = P+T: causal over cache slots AND not padding.
   const T = g.op('Squeeze', [g.op('Shape', ['input_ids'], [intAttr('start', 1), intAttr('end', 2)]), axis0]);
@@ -123,13 +140,15 @@ export function exportOnnx(weights: WeightArrays, config: ModelConfig, opts: Exp
   const dense = (input: string, wName: string, bName: string) => g.op('Add', [g.op('MatMul', [input, w(wName)]), w(bName)]);
   const toHeads = (t: string) => g.op('Transpose', [g.op('Reshape', [t, headShape])], [intsAttr('perm', [0, 2, 1, 3])]); // [B,H,T,hd]
 
+  let context = x; // the last block's LayerNormed input: the copy head's keys read it
   for (let i = 0; i < L; i++) {
     const p = `h.${i}`;
     const h = layerNorm(x, `${p}.ln1`);
+    context = h;
     const [q, k, v] = g.opN('Split', [dense(h, `${p}.attn.wqkv`, `${p}.attn.bqkv`), qkvSplit], 3, [intAttr('axis', 2)]); // each [B,T,C]
-    const keys = g.op('Concat', [`past_key_values.${i}.key`, toHeads(k)], [intAttr('axis', 2)], [`present.${i}.key`]); // [B,H,S,hd]
+    const keys = g.op('Concat', [`past_key_values.${i}.key`, rotate(toHeads(k))], [intAttr('axis', 2)], [`present.${i}.key`]); // [B,H,S,hd], rotated
     const vals = g.op('Concat', [`past_key_values.${i}.value`, toHeads(v)], [intAttr('axis', 2)], [`present.${i}.value`]);
-    const scores = g.op('Mul', [g.op('MatMul', [toHeads(q), g.op('Transpose', [keys], [intsAttr('perm', [0, 1, 3, 2])])]), scale]); // [B,H,T,S]
+    const scores = g.op('Mul', [g.op('MatMul', [rotate(toHeads(q)), g.op('Transpose', [keys], [intsAttr('perm', [0, 1, 3, 2])])]), scale]); // [B,H,T,S]
     const att = g.op('Softmax', [g.op('Where', [allowed, scores, masked])], [intAttr('axis', -1)]);
     const y = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [att, vals])], [intsAttr('perm', [0, 2, 1, 3])]), mergedShape]); // [B,T,C]
     x = g.op('Add', [x, dense(y, `${p}.attn.wo`, `${p}.attn.bo`)]);
@@ -138,13 +157,38 @@ export function exportOnnx(weights: WeightArrays, config: ModelConfig, opts: Exp
     x = g.op('Add', [x, dense(gelu, `${p}.mlp.w2`, `${p}.mlp.b2`)]);
   }
   let final = layerNorm(x, 'lnf'); // [B,T,C]
+  let finalAllowed = allowed; // [B,1,T,S]
   if (opts.logits === 'last') {
     const start = g.ints('const.last_start', [1], [-1]);
     const end = g.ints('const.last_end', [1], [Number.MAX_SAFE_INTEGER]);
     final = g.op('Slice', [final, start, end, axis1]); // [B,1,C]
+    finalAllowed = g.op('Slice', [allowed, start, end, g.ints('const.axes2', [1], [2])]); // [B,1,1,S]
   }
   const wteT = g.floats('wte_transposed', [C, V], transpose2d(weights.wte.data, V, C)); // tied LM head
-  g.op('MatMul', [final, wteT], [], ['logits']);
+  const lm = g.op('MatMul', [final, wteT], [], config.copyHead ? undefined : ['logits']); // [B,T,V]
+  if (config.copyHead) {
+    // The copy head, as policy/model.ts nextTokenLogits: log((1-g)·softmax(lm) + g·Σ_j att_j·onehot(x_j)).
+    const keys = g.op('Concat', ['past_copy.key', g.op('Unsqueeze', [g.op('MatMul', [context, w('copy.wk')]), axis1])], [intAttr('axis', 2)], ['present_copy.key']); // [B,1,S,C]
+    const newIds = g.op('Unsqueeze', [g.op('Cast', ['input_ids'], [intAttr('to', DataType.FLOAT)]), g.ints('const.axes13', [2], [1, 3])]); // [B,1,T,1]
+    const ids = g.op('Concat', ['past_copy.ids', newIds], [intAttr('axis', 2)], ['present_copy.ids']); // [B,1,S,1]
+    const q = g.op('Unsqueeze', [g.op('MatMul', [final, w('copy.wq')]), axis1]); // [B,1,T,C]
+    const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [keys], [intsAttr('perm', [0, 1, 3, 2])])]), scalarF('const.copy_scale', 1 / Math.sqrt(C))]); // [B,1,T,S]
+    const att = g.op('Softmax', [g.op('Where', [finalAllowed, scores, masked])], [intAttr('axis', -1)]);
+    // p_copy[b,t,v] = Σ_s att[b,t,s]·[ids_s = v]: a scatter-add of the attention row into the vocabulary.
+    const att3 = g.op('Squeeze', [att, axis1]); // [B,T,S]
+    const targets = g.op('Expand', [g.op('Cast', [g.op('Squeeze', [ids, g.ints('const.axes3', [1], [3])])], [intAttr('to', DataType.INT64)]), g.op('Shape', [att3])]); // [B,T,S]
+    const rows = g.op('Shape', [att3], [intAttr('start', 0), intAttr('end', 2)]); // [B,T]
+    const zeros = g.op('ConstantOfShape', [g.op('Concat', [rows, g.ints('const.vocab', [1], [V])], [intAttr('axis', 0)])]); // [B,T,V] of 0.0
+    const copy = g.op('ScatterElements', [zeros, targets, att3], [intAttr('axis', 2), stringAttr('reduction', 'add')]); // [B,T,V]
+    const gate = g.op('Add', [g.op('MatMul', [final, w('copy.wg')]), w('copy.bg')]); // [B,T,1], logit of g
+    const zerof = scalarF('const.zerof', 0);
+    const logSigmoid = (z: string) => g.op('Sub', [g.op('Min', [z, zerof]), g.op('Log', [g.op('Add', [onef, g.op('Exp', [g.op('Neg', [g.op('Abs', [z])])])])])]);
+    const fromLm = g.op('Add', [g.op('LogSoftmax', [lm], [intAttr('axis', -1)]), logSigmoid(g.op('Neg', [gate]))]);
+    const fromCopy = g.op('Add', [g.op('Log', [g.op('Max', [copy, scalarF('const.copy_floor', 1e-30)])]), logSigmoid(gate)]);
+    const m = g.op('Max', [fromLm, fromCopy]);
+    const sumExp = g.op('Add', [g.op('Exp', [g.op('Sub', [fromLm, m])]), g.op('Exp', [g.op('Sub', [fromCopy, m])])]);
+    g.op('Add', [m, g.op('Log', [sumExp])], [], ['logits']);
+  }
 
   const kvShape = (dim: string) => ['batch', H, dim, hd];
   const inputs = [
@@ -157,6 +201,12 @@ export function exportOnnx(weights: WeightArrays, config: ModelConfig, opts: Exp
     for (const kind of ['key', 'value']) {
       inputs.push(valueInfo(`past_key_values.${i}.${kind}`, DataType.FLOAT, kvShape('past')));
       outputs.push(valueInfo(`present.${i}.${kind}`, DataType.FLOAT, kvShape('total')));
+    }
+  }
+  if (config.copyHead) {
+    for (const [kind, last] of [['key', C], ['ids', 1]] as const) {
+      inputs.push(valueInfo(`past_copy.${kind}`, DataType.FLOAT, ['batch', 1, 'past', last]));
+      outputs.push(valueInfo(`present_copy.${kind}`, DataType.FLOAT, ['batch', 1, 'total', last]));
     }
   }
 
@@ -197,9 +247,11 @@ export function readOnnxConfig(bytes: Uint8Array): ModelConfig {
     return init.dims;
   };
   const [vocabSize, width] = dims('wte');
-  const [contextLength] = dims('wpe');
+  const rotary = model.graph.initializer.some((t) => t.name === 'rope.cos');
+  const [contextLength] = dims(rotary ? 'rope.cos' : 'wpe');
   const pastKeys = model.graph.input.filter((i) => /^past_key_values\.\d+\.key$/.test(i.name));
   const heads = pastKeys[0]?.type.tensorType.shape.dim[1]?.dimValue;
   if (!heads) throw new Error('readOnnxConfig: no past_key_values inputs');
-  return { vocabSize, contextLength, width, heads, layers: pastKeys.length, dropout: 0 };
+  const copyHead = model.graph.initializer.some((t) => t.name === 'copy.wq');
+  return { vocabSize, contextLength, width, heads, layers: pastKeys.length, dropout: 0, ...(copyHead ? { copyHead } : {}), ...(rotary ? { rotary } : {}) };
 }

@@ -16,8 +16,8 @@ export interface BaseModel {
 }
 
 export function modelConfigFor(settings: AgentTraining, vocabSize: number): ModelConfig {
-  const { layers, heads, width, contextLength } = settings.model;
-  return { vocabSize, contextLength, layers, heads, width, dropout: 0 };
+  const { layers, heads, width, contextLength, copyHead, rotary } = settings.model;
+  return { vocabSize, contextLength, layers, heads, width, dropout: 0, copyHead, rotary };
 }
 
 /**

@@ -19,6 +19,13 @@ export const ModelSizeSchema = z.strictObject({
   width: z.int().min(8).max(1024).default(128),
   contextLength: z.int().min(32).max(4096).default(512),
   maxVocab: z.int().min(512).max(32_768).default(2048),
+  /**
+   * Copy (pointer) head: the policy can point at a context token instead of generating it (policy/model.ts). On
+   * by default: apps SFT held-out action-token accuracy 91.5% -> 95.8% at the same settings (bench:sft).
+   */
+  copyHead: z.boolean().default(true),
+  /** Rotary position embeddings instead of learned absolute positions (policy/model.ts). */
+  rotary: z.boolean().default(false),
 });
 
 export const SamplingSchema = z.strictObject({

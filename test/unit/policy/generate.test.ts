@@ -7,16 +7,20 @@ import { exportOnnx } from '../../../policy/onnx-export';
 import { Tokenizer } from '../../../policy/tokenizer';
 import { TINY, randomIds, randomWeights } from './helpers';
 
-describe('OrtPolicy.generate', () => {
-  const weights = randomWeights(TINY, 11);
+describe.each([
+  ['LM head', TINY],
+  ['LM + copy head', { ...TINY, copyHead: true }],
+  ['rotary positions and copy head', { ...TINY, copyHead: true, rotary: true }],
+])('OrtPolicy.generate (%s)', (_, config) => {
+  const weights = randomWeights(config, 11);
   let model: Model;
   let policy: OrtPolicy;
-  const prompts = randomIds(new Rng(3), 4, 1, TINY.vocabSize).map((r, i) => [...r, ...randomIds(new Rng(i), 1, 2 + 2 * i, TINY.vocabSize)[0]]);
+  const prompts = randomIds(new Rng(3), 4, 1, config.vocabSize).map((r, i) => [...r, ...randomIds(new Rng(i), 1, 2 + 2 * i, config.vocabSize)[0]]);
 
   beforeAll(async () => {
     await initBackend({ quiet: true });
-    model = modelFromWeights(TINY, 'policy', weights);
-    policy = await OrtPolicy.load(exportOnnx(weights, TINY, { logits: 'last' }));
+    model = modelFromWeights(config, 'policy', weights);
+    policy = await OrtPolicy.load(exportOnnx(weights, config, { logits: 'last' }));
   });
   afterAll(() => policy.release());
 
@@ -24,7 +28,7 @@ describe('OrtPolicy.generate', () => {
   function greedyWithoutCache(prompt: number[], maxTokens: number): number[] {
     const seq = prompt.slice();
     for (let i = 0; i < maxTokens; i++) {
-      const next = tf.tidy(() => logits(model, [seq]).slice([0, seq.length - 1, 0], [1, 1, TINY.vocabSize]).argMax(-1).dataSync()[0]);
+      const next = tf.tidy(() => logits(model, [seq]).slice([0, seq.length - 1, 0], [1, 1, config.vocabSize]).argMax(-1).dataSync()[0]);
       seq.push(next);
     }
     return seq.slice(prompt.length);
@@ -75,10 +79,20 @@ describe('OrtPolicy.generate', () => {
     expect(ticks).toBeGreaterThanOrEqual(12); // the ticker ran between decode steps
   });
 
+  test('rows that finish early leave the batch without changing the others', async () => {
+    const opts = { temperature: 0, topP: 1, maxTokens: 8, seed: 0 };
+    const free = await policy.generate(prompts, { ...opts, stopTokens: [] });
+    const stopTokens = [free[0].tokens[1]]; // row 0 stops after two tokens; the rest when (if) they meet it
+    const batched = await policy.generate(prompts, { ...opts, stopTokens });
+    expect(batched[0].tokens).toHaveLength(free[0].tokens.indexOf(stopTokens[0]) + 1);
+    expect(batched.some((g) => g.tokens.length > batched[0].tokens.length)).toBe(true);
+    for (const [i, prompt] of prompts.entries()) expect(batched[i].tokens).toEqual((await policy.generate([prompt], { ...opts, stopTokens }))[0].tokens);
+  });
+
   test('stop strings end generation and are kept in the text; eos stops; the context bounds length', async () => {
     const tokenizer = Tokenizer.build(['call(x, y)\n']);
-    const config = { ...TINY, vocabSize: tokenizer.vocabSize };
-    const ort = await OrtPolicy.load(exportOnnx(randomWeights(config, 5), config));
+    const small = { ...config, vocabSize: tokenizer.vocabSize };
+    const ort = await OrtPolicy.load(exportOnnx(randomWeights(small, 5), small));
     const prompt = [tokenizer.bos, ...tokenizer.encode('call(')];
     const free = await ort.generate([prompt], { temperature: 0, topP: 1, maxTokens: 12, seed: 0, stopTokens: [] }, tokenizer);
     expect(free[0].finishReason).toBe('length');

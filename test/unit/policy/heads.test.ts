@@ -8,7 +8,11 @@ import { TINY, randomIds, randomWeights } from './helpers';
 beforeAll(() => initBackend({ quiet: true }));
 
 /** Heads at chosen positions (last block at those rows only) must equal the full forward pass read there. */
-describe('heads at chosen positions', () => {
+describe.each([
+  ['LM head', TINY],
+  ['LM + copy head', { ...TINY, copyHead: true }],
+  ['rotary positions', { ...TINY, rotary: true }],
+])('heads at chosen positions (%s)', (_, config) => {
   const rng = new Rng(5);
   const inputs = randomIds(rng, 3, 20, TINY.vocabSize);
   const targets = randomIds(rng, 3, 20, TINY.vocabSize);
@@ -22,7 +26,7 @@ describe('heads at chosen positions', () => {
   const pick = (full: number[][]) => positions.map((row, b) => row.map((t) => full[b][t]));
 
   test('log-probs and entropy equal the full pass (1e-5)', () => {
-    const policy = modelFromWeights(TINY, 'policy', randomWeights(TINY, 1));
+    const policy = modelFromWeights(config, 'policy', randomWeights(config, 1));
     const at = tf.tidy(() => logProbsAndEntropyAt(policy, { inputs, positions, targets: chosenTargets }));
     const full = tf.tidy(() => logProbsAndEntropy(policy, inputs, targets));
     const expected = { logProbs: pick(full.logProbs.arraySync()), entropy: pick(full.entropy.arraySync()) };
@@ -40,7 +44,7 @@ describe('heads at chosen positions', () => {
   });
 
   test('gradients of every weight equal the full pass (1e-4)', () => {
-    const policy = modelFromWeights(TINY, 'policy', randomWeights(TINY, 3));
+    const policy = modelFromWeights(config, 'policy', randomWeights(config, 3));
     const vars = Object.values(policy.weights);
     const grads = (loss: (m: Model) => tf.Scalar) => tf.variableGrads(() => loss(policy), vars).grads;
     const mask = tf.tensor2d(positions.map((row) => row.map(() => 1)));

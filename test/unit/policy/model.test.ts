@@ -9,6 +9,7 @@ import {
   modelFromWeights,
   parameterCount,
   referenceCopy,
+  rotaryTables,
   tokenEntropy,
   tokenLogProbs,
   validateConfig,
@@ -18,6 +19,32 @@ import { AdamW, optimizerStep } from '../../../policy/optim';
 import { TINY, randomWeights } from './helpers';
 
 beforeAll(() => initBackend({ quiet: true }));
+
+describe('rotary positions', () => {
+  /** Rotate x (one head vector) to position t by the tables, written out pair by pair. */
+  const rotated = (x: number[], t: number) => {
+    const hd = x.length;
+    const { cos, sin } = rotaryTables([t], hd);
+    return x.map((v, d) => (d < hd / 2 ? v * cos[d] - x[d + hd / 2] * sin[d] : v * cos[d] + x[d - hd / 2] * sin[d]));
+  };
+  const dot = (a: number[], b: number[]) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+
+  test('tables hold cos and sin of t·10000^(-2i/hd), pair i on dims i and i + hd/2', () => {
+    const { cos, sin } = rotaryTables([0, 3], 4);
+    expect(Array.from(cos.slice(0, 4))).toEqual([1, 1, 1, 1]);
+    expect(cos[4]).toBeCloseTo(Math.cos(3), 6);
+    expect(sin[5]).toBeCloseTo(Math.sin(3 / 100), 6);
+    expect(cos[6]).toBeCloseTo(Math.cos(3), 6);
+  });
+
+  test('a query-key score depends on the offset only, and rotation keeps the norm', () => {
+    const q = [0.3, -1.2, 0.8, 0.5, -0.7, 0.1];
+    const k = [1.1, 0.4, -0.6, 0.9, 0.2, -1.3];
+    expect(dot(rotated(q, 9), rotated(k, 4))).toBeCloseTo(dot(rotated(q, 105), rotated(k, 100)), 5);
+    expect(dot(rotated(q, 9), rotated(k, 4))).not.toBeCloseTo(dot(rotated(q, 9), rotated(k, 5)), 2);
+    expect(dot(rotated(q, 37), rotated(q, 37))).toBeCloseTo(dot(q, q), 5);
+  });
+});
 
 describe('model', () => {
   test('the default model has 1-5M parameters', () => {

@@ -15,26 +15,30 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
-describe('ONNX export vs tfjs', () => {
+describe.each([
+  ['LM head', TINY],
+  ['LM + copy head', { ...TINY, copyHead: true }],
+  ['rotary positions and copy head', { ...TINY, copyHead: true, rotary: true }],
+])('ONNX export vs tfjs (%s)', (_, config) => {
   let model: Model;
   let ortAll: OrtPolicy;
-  const weights = randomWeights(TINY, 7);
+  const weights = randomWeights(config, 7);
   const ids = randomIds(new Rng(1), 3, 10, TINY.vocabSize);
 
   beforeAll(async () => {
     await initBackend({ quiet: true });
-    model = modelFromWeights(TINY, 'policy', weights);
-    ortAll = await OrtPolicy.load(exportOnnx(weights, TINY, { logits: 'all' }));
+    model = modelFromWeights(config, 'policy', weights);
+    ortAll = await OrtPolicy.load(exportOnnx(weights, config, { logits: 'all' }));
   });
 
   const tfjsLogits = (batch: number[][]) => tf.tidy(() => logits(model, batch).dataSync() as Float32Array);
 
   test('reads the model shape back from the graph', () => {
-    expect(readOnnxConfig(exportOnnx(weights, TINY))).toEqual(TINY);
+    expect(readOnnxConfig(exportOnnx(weights, config))).toEqual(config);
   });
 
   test('export is deterministic', () => {
-    expect(Buffer.from(exportOnnx(weights, TINY)).equals(Buffer.from(exportOnnx(weights, TINY)))).toBe(true);
+    expect(Buffer.from(exportOnnx(weights, config)).equals(Buffer.from(exportOnnx(weights, config)))).toBe(true);
   });
 
   test('full-sequence logits match within 1e-4', async () => {
@@ -46,7 +50,7 @@ describe('ONNX export vs tfjs', () => {
 
   test('logits with the KV cache (prefix, then one token at a time) match within 1e-4', async () => {
     const expected = tfjsLogits(ids); // [3,10,V]
-    const V = TINY.vocabSize;
+    const V = config.vocabSize;
     const prefix = 4;
     let step = await ortAll.forward(ids.map((r) => r.slice(0, prefix)));
     const got: number[][] = ids.map(() => []);
@@ -59,10 +63,10 @@ describe('ONNX export vs tfjs', () => {
   });
 
   test("the 'last' export returns the final position's logits", async () => {
-    const ortLast = await OrtPolicy.load(exportOnnx(weights, TINY, { logits: 'last' }));
+    const ortLast = await OrtPolicy.load(exportOnnx(weights, config, { logits: 'last' }));
     const { logits: got, logitsDims } = await ortLast.forward(ids);
-    expect(logitsDims).toEqual([3, 1, TINY.vocabSize]);
-    const expected = tf.tidy(() => logits(model, ids).slice([0, 9, 0], [3, 1, TINY.vocabSize]).dataSync());
+    expect(logitsDims).toEqual([3, 1, config.vocabSize]);
+    const expected = tf.tidy(() => logits(model, ids).slice([0, 9, 0], [3, 1, config.vocabSize]).dataSync());
     expect(maxAbsDiff(got, expected)).toBeLessThan(TOL);
     await ortLast.release();
   });

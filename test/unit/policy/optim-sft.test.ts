@@ -106,6 +106,26 @@ describe('SFT', () => {
     expect(metrics.losses).toHaveLength(160);
   });
 
+  test('a copy head copies tokens it never saw as targets; the LM head alone cannot', async () => {
+    // bos x1..x4 = x1..x4 eos: training copies ids 4..19, the held-out set ids 20..35 only.
+    const copies = (count: number, seed: number, lo: number, hi: number) => {
+      const rng = new Rng(seed);
+      return Array.from({ length: count }, () => {
+        const xs = Array.from({ length: 4 }, () => rng.int(lo, hi));
+        return { tokens: [1, ...xs, 3, ...xs, 2], lossMask: [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1] };
+      });
+    };
+    const train = copies(256, 1, 4, 19);
+    const heldOut = copies(64, 2, 20, 35);
+    const accuracy = async (copyHead: boolean) => {
+      const model = createPolicy({ vocabSize: 36, contextLength: 12, layers: 2, heads: 2, width: 32, dropout: 0, copyHead }, 3);
+      const metrics = await sftTrain(model, train, { steps: 100, batchSize: 16, seed: 4, peakLr: 1e-2, evalExamples: heldOut });
+      return metrics.evals[metrics.evals.length - 1].tokenAccuracy;
+    };
+    expect(await accuracy(true)).toBeGreaterThan(0.95);
+    expect(await accuracy(false)).toBeLessThan(0.25); // eos, 1 in 5 targets, and no copied token
+  });
+
   test('same seed and data give the same weights', async () => {
     const train = copyLookupExamples(64, 1, task);
     const run = async (seed: number) => {
