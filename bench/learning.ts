@@ -37,6 +37,9 @@ interface Options {
   steps: string;
   tasks: string;
   sftSteps: string;
+  sftBatch: string;
+  demoNoise: string;
+  width: string;
   evalTasks: string;
   out: string;
   quick?: boolean;
@@ -50,6 +53,9 @@ const opts = new Command()
   .option('--steps <n>', 'RL steps per run', '30')
   .option('--tasks <n>', 'tasks per step', '8')
   .option('--sft-steps <n>', 'SFT steps for the base policy', '500')
+  .option('--sft-batch <n>', 'sequences per SFT step', '8')
+  .option('--demo-noise <p>', 'expert noise of the demonstrations', '0.3')
+  .option('--width <n>', 'model width', '96')
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
   .option('--out <dir>', 'results folder', 'bench/results')
   .option('--reuse', 'reuse base policies already built with the same settings (default: build from nothing)')
@@ -103,9 +109,9 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     evaluation: { every: 0, tasks: 8 },
     ...extra,
     agent: {
-      model: { layers: 2, heads: 4, width: 96, contextLength: 512 },
+      model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 512 },
       sampling: { maxTurns: row === 'apps' ? 12 : 5, maxActionTokens: 48 },
-      base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: 0.3, sftBatchSize: 8, sftLearningRate: 3e-3 },
+      base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
       ...(extra.agent ?? {}),
     },
   });

@@ -9,7 +9,7 @@ export const AGENT_ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinf
 export type AgentAlgorithm = (typeof AGENT_ALGORITHMS)[number];
 
 /**
- * The text agent's model. Default 2 layers x width 128 (~0.6M parameters at a ~1,400-piece vocabulary): on the
+ * The text agent's model. Default 2 layers x width 128 with a copy head (~0.67M parameters at a ~1,400-piece vocabulary): on the
  * wasm backend the 4 x 192 policy/model default runs ~7 s per 8-sequence SFT step here and its peak wasm heap
  * nears the backend's limit on 512-token batches.
  */
