@@ -3,7 +3,7 @@
  * the base policy exactly as a run does (trainer/base-model.ts: expert demonstrations -> tokenizer -> SFT) and
  * prints the held-out action-token accuracy along the way; writes bench/results/sft.{md,json}.
  *
- * Held-out = every 10th demonstration turn, never trained on. Defaults are the settings the issue's figure was
+ * Held-out = the turns of every 10th task (in every world), whose episodes are never trained on. Defaults are the settings the issue's figure was
  * measured with; flags change them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,8 +22,8 @@ import { parseRunConfig, type RunConfig } from '../workflows/config';
 const opts = new Command()
   .option('--env <name>', 'apps or deepsearch', 'apps')
   .option('--split <name>', 'split whose tasks are demonstrated', 'train')
-  .option('--worlds <n>', 'worlds the demonstrations come from (base.demoWorlds)', '1')
-  .option('--demos <n>', 'demonstrations per task and world', '2')
+  .option('--worlds <n>', 'worlds the demonstrations come from (base.demoWorlds)', '8')
+  .option('--demos <n>', 'demonstrations per task and world', '1')
   .option('--noise <p>', 'expert noise (0 = flawless)', '0')
   .option('--layers <n>', 'transformer layers', '2')
   .option('--width <n>', 'model width', '128')

@@ -20,6 +20,11 @@ export function modelConfigFor(settings: AgentTraining, vocabSize: number): Mode
   return { vocabSize, contextLength, layers, heads, width, dropout: 0, copyHead, rotary };
 }
 
+/** Every 10th distinct task id, in order of first appearance: the SFT held-out set. */
+export function heldOutTasks(taskIds: readonly string[]): Set<string> {
+  return new Set([...new Set(taskIds)].filter((_, i) => i % 10 === 0));
+}
+
 /**
  * `worlds`: the environments whose `split` tasks the expert demonstrates (the run's own first; see
  * `base.demoWorlds`).
@@ -43,9 +48,11 @@ export async function buildBaseModel(
   );
   const config = modelConfigFor(settings, tokenizer.vocabSize);
   const examples = demonstrationExamples(tokenizer, set.demos, config.contextLength, sampling.maxActionTokens);
-  // Hold out every 10th example to report generalisation of the imitation itself.
-  const train = examples.filter((_, i) => i % 10 !== 0);
-  const heldOut = examples.filter((_, i) => i % 10 === 0);
+  // Hold out every 10th task, all its demonstrations in every world: held-out turns then come from episodes
+  // never trained on, so a value memorised from a neighbouring turn of the same episode cannot pass as imitation.
+  const held = heldOutTasks(set.demos.map((d) => d.taskId));
+  const train = examples.filter((_, i) => !held.has(set.demos[i].taskId));
+  const heldOut = examples.filter((_, i) => held.has(set.demos[i].taskId));
   const policy = createPolicy(config, opts.seed);
   const metrics = await sftTrain(policy, train, {
     steps: base.sftSteps,
