@@ -21,7 +21,7 @@ export const ModelSizeSchema = z.strictObject({
   maxVocab: z.int().min(512).max(32_768).default(2048),
   /**
    * Copy (pointer) head: the policy can point at a context token instead of generating it (policy/model.ts). On
-   * by default: apps SFT held-out action-token accuracy 91.5% -> 95.8% at the same settings (bench:sft).
+   * by default: it lifted apps SFT action-token accuracy on held-out turns from 91.5% to 95.8% at equal settings.
    */
   copyHead: z.boolean().default(true),
   /** Rotary position embeddings instead of learned absolute positions (policy/model.ts). */
