@@ -3,8 +3,8 @@
  * the base policy exactly as a run does (trainer/base-model.ts: expert demonstrations -> tokenizer -> SFT) and
  * prints the held-out action-token accuracy along the way; writes bench/results/sft.{md,json}.
  *
- * Held-out = the turns of every 10th task (in every world), whose episodes are never trained on. Defaults are the settings the issue's figure was
- * measured with; flags change them.
+ * Held-out = the turns of every 10th task (in every world), whose episodes are never trained on. Defaults are
+ * the settings the issue's figure was measured with; flags change them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

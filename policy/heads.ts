@@ -6,7 +6,7 @@
  * every backend (wasm has no gradient for gather).
  */
 import * as tf from '@tensorflow/tfjs';
-import { hiddenStates, matMul, Model, nextTokenLogits } from './model';
+import { hiddenStates, logits, matMul, Model } from './model';
 
 /** Inputs [B,T] and, per row, the positions to read [B,A] and the tokens predicted there [B,A] (pad with 0). */
 export interface PositionBatch {
@@ -22,7 +22,7 @@ function atActions(model: Model, batch: Pick<PositionBatch, 'inputs' | 'position
 
 /** The policy's log-softmax over the vocabulary at each chosen position: [B,A,V] (tied LM head, copy head if any). */
 export function logSoftmaxAt(policy: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>): tf.Tensor3D {
-  return tf.logSoftmax(nextTokenLogits(policy, batch.inputs, { positions: batch.positions }), -1) as tf.Tensor3D;
+  return tf.logSoftmax(logits(policy, batch.inputs, { positions: batch.positions }), -1) as tf.Tensor3D;
 }
 
 /** log π(target) and the policy's entropy at each chosen position: each [B,A]. Differentiable. */

@@ -369,33 +369,33 @@ export function hiddenStates(model: Model, inputIds: TokenBatch, opts: ForwardOp
  */
 export const scatterToVocab = (V: number) =>
   tf.customGrad(((att: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
-  const [B, A, T] = att.shape;
-  const tokens = ids.dataSync();
-  const weights = att.dataSync();
-  const out = new Float32Array(B * A * V);
-  for (let b = 0; b < B; b++)
-    for (let a = 0; a < A; a++) {
-      const src = (b * A + a) * T;
-      const dst = (b * A + a) * V;
-      for (let t = 0; t < T; t++) out[dst + tokens[b * T + t]] += weights[src + t];
-    }
-  save([ids]);
-  return {
-    value: tf.tensor3d(out, [B, A, V]),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const grad = (dy as tf.Tensor).dataSync();
-      const rows = saved[0].dataSync();
-      const dAtt = new Float32Array(B * A * T);
-      for (let b = 0; b < B; b++)
-        for (let a = 0; a < A; a++) {
-          const src = (b * A + a) * V;
-          const dst = (b * A + a) * T;
-          for (let t = 0; t < T; t++) dAtt[dst + t] = grad[src + rows[b * T + t]];
-        }
-      return [tf.tensor3d(dAtt, [B, A, T]), tf.zerosLike(saved[0])];
-    },
-  };
-}) as Parameters<typeof tf.customGrad>[0]) as unknown as (att: tf.Tensor3D, ids: tf.Tensor2D) => tf.Tensor3D;
+    const [B, A, T] = att.shape;
+    const tokens = ids.dataSync();
+    const weights = att.dataSync();
+    const out = new Float32Array(B * A * V);
+    for (let b = 0; b < B; b++)
+      for (let a = 0; a < A; a++) {
+        const src = (b * A + a) * T;
+        const dst = (b * A + a) * V;
+        for (let t = 0; t < T; t++) out[dst + tokens[b * T + t]] += weights[src + t];
+      }
+    save([ids]);
+    return {
+      value: tf.tensor3d(out, [B, A, V]),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const grad = (dy as tf.Tensor).dataSync();
+        const rows = saved[0].dataSync();
+        const dAtt = new Float32Array(B * A * T);
+        for (let b = 0; b < B; b++)
+          for (let a = 0; a < A; a++) {
+            const src = (b * A + a) * V;
+            const dst = (b * A + a) * T;
+            for (let t = 0; t < T; t++) dAtt[dst + t] = grad[src + rows[b * T + t]];
+          }
+        return [tf.tensor3d(dAtt, [B, A, T]), tf.zerosLike(saved[0])];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]) as unknown as (att: tf.Tensor3D, ids: tf.Tensor2D) => tf.Tensor3D;
 
 /** log(e^a + e^b), stable. */
 function logAddExp(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
@@ -416,7 +416,7 @@ const COPY_FLOOR = 1e-30;
  * mixture's log-probabilities, already normalised, so softmax/logSoftmax of them give the mixture itself.
  * Call inside tf.tidy.
  */
-export function nextTokenLogits(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
+export function logits(model: Model, inputIds: TokenBatch, opts: ForwardOptions & { positions?: number[][] } = {}): tf.Tensor3D {
   if (model.kind !== 'policy') throw new Error('logits: needs a policy model');
   const ids = toIds(inputIds);
   const { hidden, context, causalBias } = trunk(model, ids, opts); // [B,A,C], [B,T,C]
@@ -434,11 +434,6 @@ export function nextTokenLogits(model: Model, inputIds: TokenBatch, opts: Forwar
   const fromLm = tf.logSoftmax(lm, -1).add(logSigmoid(gate.neg())); // log((1-g)·softmax(lm))
   const fromCopy = tf.log(tf.maximum(copy, COPY_FLOOR)).add(logSigmoid(gate)); // log(g·p_copy)
   return logAddExp(fromLm, fromCopy) as tf.Tensor3D;
-}
-
-/** Next-token logits [B,T,V] (see `nextTokenLogits`). */
-export function logits(model: Model, inputIds: TokenBatch, opts: ForwardOptions = {}): tf.Tensor3D {
-  return nextTokenLogits(model, inputIds, opts);
 }
 
 /** Log-probabilities and entropies from one forward pass: each [B,T]. */

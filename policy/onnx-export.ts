@@ -167,7 +167,7 @@ export function exportOnnx(weights: WeightArrays, config: ModelConfig, opts: Exp
   const wteT = g.floats('wte_transposed', [C, V], transpose2d(weights.wte.data, V, C)); // tied LM head
   const lm = g.op('MatMul', [final, wteT], [], config.copyHead ? undefined : ['logits']); // [B,T,V]
   if (config.copyHead) {
-    // The copy head, as policy/model.ts nextTokenLogits: log((1-g)·softmax(lm) + g·Σ_j att_j·onehot(x_j)).
+    // The copy head, as policy/model.ts logits: log((1-g)·softmax(lm) + g·Σ_j att_j·onehot(x_j)).
     const keys = g.op('Concat', ['past_copy.key', g.op('Unsqueeze', [g.op('MatMul', [context, w('copy.wk')]), axis1])], [intAttr('axis', 2)], ['present_copy.key']); // [B,1,S,C]
     const newIds = g.op('Unsqueeze', [g.op('Cast', ['input_ids'], [intAttr('to', DataType.FLOAT)]), g.ints('const.axes13', [2], [1, 3])]); // [B,1,T,1]
     const ids = g.op('Concat', ['past_copy.ids', newIds], [intAttr('axis', 2)], ['present_copy.ids']); // [B,1,S,1]
