@@ -1,15 +1,19 @@
 /**
- * Word/symbol-level tokenizer for the environments' text protocols, with a byte fallback.
+ * Word/symbol-level tokenizer for the environments' text protocols, with a character fallback.
  *
- * Text is cut into pieces by one regex (a word or number digit or symbol with an optional leading space, a run
- * of newlines, or one other whitespace character), so the pieces concatenate back to the text. A piece in the
- * vocabulary is one token; a leading-space piece that is not falls back to " " + piece; anything else becomes its
- * UTF-8 bytes, each a token. So every string encodes and `decode(encode(s)) === s` exactly.
- * Digits are single pieces so numbers (ids, amounts) are spelled out and copied digit by digit.
+ * Text is cut into pieces by one regex (a run of letters, a digit or a symbol with an optional leading space, a
+ * run of newlines, or one other whitespace character), so the pieces concatenate back to the text. A piece in
+ * the vocabulary is one token; one that is not is spelled out: " " (if it has a leading space), then one token
+ * per character, UTF-8 bytes only for characters outside the vocabulary. So every string encodes and
+ * `decode(encode(s)) === s` exactly.
+ * Digits are single pieces so numbers (ids, amounts) are spelled out and copied digit by digit. Random values
+ * (session tokens, passwords' digits) must be spelled out too, in training as at test time, or a policy learns
+ * to copy whole-token values it memorised and cannot copy a new one: `minDocuments` keeps pieces seen in only
+ * one or two episodes out of the vocabulary.
  */
 
 /** Pieces: ` word`, ` 7`, ` {`, `\n\n`, or one whitespace character. `u` so a symbol is a whole code point. */
-const PIECE = / ?[A-Za-z_][A-Za-z0-9_]*| ?[0-9]| ?[^\sA-Za-z0-9_]|\n+|\s/gu;
+const PIECE = / ?[A-Za-z_]+| ?[0-9]| ?[^\sA-Za-z0-9_]|\n+|\s/gu;
 
 const SPECIALS = ['<pad>', '<bos>', '<eos>'] as const;
 const BYTE_OFFSET = SPECIALS.length;
@@ -20,10 +24,12 @@ export interface TokenizerBuildOptions {
   maxVocab?: number;
   /** A piece must occur at least this often to get its own token (default 2). */
   minCount?: number;
+  /** ... and in at least this many of the texts, each text one document such as an episode (default 1). */
+  minDocuments?: number;
 }
 
 export interface TokenizerJSON {
-  version: 1;
+  version: 2;
   pieces: string[];
 }
 
@@ -54,6 +60,7 @@ export class Tokenizer {
   static build(texts: string[], opts: TokenizerBuildOptions = {}): Tokenizer {
     const maxVocab = opts.maxVocab ?? 2048;
     const minCount = opts.minCount ?? 2;
+    const minDocuments = opts.minDocuments ?? 1;
     const base: string[] = ['\n', '\n\n', '\t'];
     for (let c = 0x20; c < 0x7f; c++) {
       const ch = String.fromCharCode(c);
@@ -61,10 +68,15 @@ export class Tokenizer {
       if (ch !== ' ') base.push(' ' + ch);
     }
     const counts = new Map<string, number>();
-    for (const text of texts) for (const piece of splitPieces(text)) counts.set(piece, (counts.get(piece) ?? 0) + 1);
+    const documents = new Map<string, number>();
+    for (const text of texts) {
+      const pieces = splitPieces(text);
+      for (const piece of pieces) counts.set(piece, (counts.get(piece) ?? 0) + 1);
+      for (const piece of new Set(pieces)) documents.set(piece, (documents.get(piece) ?? 0) + 1);
+    }
     const baseSet = new Set(base);
     const frequent = [...counts.entries()]
-      .filter(([piece, count]) => count >= minCount && !baseSet.has(piece))
+      .filter(([piece, count]) => count >= minCount && documents.get(piece)! >= minDocuments && !baseSet.has(piece))
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([piece]) => piece);
     const room = Math.max(0, maxVocab - FIRST_PIECE_ID - base.length);
@@ -72,12 +84,14 @@ export class Tokenizer {
   }
 
   static fromJSON(json: TokenizerJSON): Tokenizer {
-    if (json.version !== 1 || !Array.isArray(json.pieces)) throw new Error('Tokenizer.fromJSON: unsupported format');
+    if (json.version !== 2 || !Array.isArray(json.pieces)) {
+      throw new Error(`Tokenizer.fromJSON: unsupported format (version ${String(json.version)}; this code reads version 2: rebuild the base model)`);
+    }
     return new Tokenizer(json.pieces);
   }
 
   toJSON(): TokenizerJSON {
-    return { version: 1, pieces: [...this.pieces] };
+    return { version: 2, pieces: [...this.pieces] };
   }
 
   encode(text: string): number[] {
@@ -95,9 +109,15 @@ export class Tokenizer {
       }
       const restId = this.idOf.get(rest);
       if (restId !== undefined) ids.push(restId);
-      else for (const byte of this.encoder.encode(rest)) ids.push(BYTE_OFFSET + byte);
+      else for (const char of rest) this.encodeCharacter(char, ids);
     }
     return ids;
+  }
+
+  private encodeCharacter(char: string, ids: number[]): void {
+    const id = this.idOf.get(char);
+    if (id !== undefined) ids.push(id);
+    else for (const byte of this.encoder.encode(char)) ids.push(BYTE_OFFSET + byte);
   }
 
   /** Text of the ids; specials decode to nothing. Byte runs are decoded together (invalid UTF-8 gives U+FFFD). */

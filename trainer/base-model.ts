@@ -2,12 +2,13 @@
  * The base policy: a tokenizer built from the environment's own texts and a small transformer fine-tuned on
  * expert demonstrations (no pretrained weights exist here). Deterministic given the settings and the seed.
  */
+import { hashSeed } from '../common/random';
 import type { Environment } from '../envs/types';
 import { createPolicy, Model, ModelConfig } from '../policy/model';
 import { sftTrain, SftMetrics, SftOptions } from '../policy/sft';
 import { Tokenizer } from '../policy/tokenizer';
 import type { AgentTraining } from './config';
-import { collectDemonstrations, demonstrationExamples } from './demonstrations';
+import { collectDemonstrations, demonstrationExamples, DemonstrationSet, episodeTexts } from './demonstrations';
 
 export interface BaseModel {
   tokenizer: Tokenizer;
@@ -25,6 +26,31 @@ export function heldOutTasks(taskIds: readonly string[]): Set<string> {
   return new Set([...new Set(taskIds)].filter((_, i) => i % 10 === 0));
 }
 
+/** The expert's demonstrations of `split`, one set per world; each world its own episode seeds, so no two
+ * worlds' demonstrations share session tokens. */
+export function demonstrationSets(
+  worlds: Environment[],
+  base: Pick<AgentTraining['base'], 'demosPerTask' | 'demoNoise'>,
+  opts: { split: string; seed: number },
+): DemonstrationSet[] {
+  return worlds.map((env, w) =>
+    collectDemonstrations(env, env.tasks(opts.split).map((t) => t.id), {
+      perTask: base.demosPerTask,
+      noise: base.demoNoise,
+      seed: w === 0 ? opts.seed : hashSeed(`${opts.seed}/world/${w}`),
+    }),
+  );
+}
+
+/**
+ * The tokenizer, built over documents that are episodes: a piece seen in fewer than 3 of them (a session token,
+ * a one-off value) stays out of the vocabulary and is spelled out by characters, as every new value will be at
+ * test time.
+ */
+export function baseTokenizer(sets: DemonstrationSet[], maxVocab: number): Tokenizer {
+  return Tokenizer.build(sets.flatMap((s) => episodeTexts(s.demos)), { maxVocab, minDocuments: 3 });
+}
+
 /**
  * `worlds`: the environments whose `split` tasks the expert demonstrates (the run's own first; see
  * `base.demoWorlds`).
@@ -35,17 +61,12 @@ export async function buildBaseModel(
   opts: { split: string; seed: number; evalEvery?: number; onStep?: (step: number, loss: number) => void; onEval?: SftOptions['onEval'] },
 ): Promise<BaseModel> {
   const { base, sampling } = settings;
-  const sets = worlds.map((env) =>
-    collectDemonstrations(env, env.tasks(opts.split).map((t) => t.id), { perTask: base.demosPerTask, noise: base.demoNoise, seed: opts.seed }),
-  );
+  const sets = demonstrationSets(worlds, base, opts);
   const set = {
     demos: sets.flatMap((s) => s.demos),
     expertSuccess: sets.reduce((sum, s) => sum + s.expertSuccess * s.episodes, 0) / Math.max(1, sets.reduce((n, s) => n + s.episodes, 0)),
   };
-  const tokenizer = Tokenizer.build(
-    set.demos.flatMap((d) => [d.context, d.action]),
-    { maxVocab: settings.model.maxVocab },
-  );
+  const tokenizer = baseTokenizer(sets, settings.model.maxVocab);
   const config = modelConfigFor(settings, tokenizer.vocabSize);
   const examples = demonstrationExamples(tokenizer, set.demos, config.contextLength, sampling.maxActionTokens);
   // Hold out every 10th task, all its demonstrations in every world: held-out turns then come from episodes

@@ -11,6 +11,8 @@ import { promptTokens } from './prompt';
 
 export interface Demonstration {
   taskId: string;
+  /** Which episode of its set the turn is from (0-based). */
+  episode: number;
   context: string;
   /** The action as the model must write it, its stop string included. */
   action: string;
@@ -35,15 +37,16 @@ export function collectDemonstrations(
 ): DemonstrationSet {
   const demos: Demonstration[] = [];
   let solved = 0;
+  let episodeIndex = 0;
   for (const taskId of taskIds) {
-    for (let k = 0; k < opts.perTask; k++) {
+    for (let k = 0; k < opts.perTask; k++, episodeIndex++) {
       const seed = hashSeed(`${opts.seed}/demo/${taskId}/${k}`);
       const episode = env.createEpisode(taskId, seed);
       const expert = env.expert(taskId, { noise: opts.noise, seed });
       while (!episode.done) {
         const context = episode.context();
         const action = withStop(env, expert.act(episode));
-        demos.push({ taskId, context, action });
+        demos.push({ taskId, episode: episodeIndex, context, action });
         episode.step(action);
       }
       if (episode.score().success) solved++;
@@ -51,6 +54,13 @@ export function collectDemonstrations(
   }
   const episodes = taskIds.length * opts.perTask;
   return { demos, episodes, expertSuccess: episodes ? solved / episodes : 0 };
+}
+
+/** One text per episode (its turns' contexts and actions): the documents a tokenizer counts pieces over. */
+export function episodeTexts(demos: readonly Demonstration[]): string[] {
+  const texts = new Map<number, string[]>();
+  for (const d of demos) texts.set(d.episode, [...(texts.get(d.episode) ?? []), d.context, d.action]);
+  return [...texts.values()].map((parts) => parts.join('\n'));
 }
 
 /** Token sequences with the loss on the action tokens only (the context is the model's input, not its output). */

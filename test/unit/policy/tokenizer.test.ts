@@ -37,11 +37,34 @@ describe('Tokenizer', () => {
     expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(/outside the vocabulary/);
   });
 
+  test('letters, digits and symbols are separate pieces, so a password splits into its word and its digits', () => {
+    expect(splitPieces('password="tulips66"')).toEqual(['password', '=', '"', 'tulips', '6', '6', '"']);
+    expect(splitPieces(' token=gyg0hi')).toEqual([' token', '=', 'gyg', '0', 'hi']);
+  });
+
+  test('a piece seen in fewer than minDocuments documents is spelled out by character tokens, never bytes', () => {
+    // "qluhhe" is frequent but only in one document (an episode's session token); "login" is in three.
+    const docs = ['login token=qluhhe,qluhhe,qluhhe', 'login ok', 'login again'];
+    const strict = Tokenizer.build(docs, { minDocuments: 2 });
+    const loose = Tokenizer.build(docs);
+    expect(loose.encode('qluhhe')).toHaveLength(1);
+    expect(strict.encode('login')).toHaveLength(1);
+    const spelled = strict.encode('qluhhe');
+    expect(spelled).toEqual([...'qluhhe'].flatMap((c) => strict.encode(c)));
+    expect(spelled.map((id) => strict.tokenText(id))).toEqual([...'qluhhe']);
+    // with a leading space: the space, then the same character tokens as without it
+    expect(strict.encode(' qluhhe')).toEqual([...strict.encode(' '), ...spelled]);
+    // only characters outside the vocabulary fall back to bytes
+    expect(strict.encode('é').map((id) => strict.tokenText(id))).toEqual(['<0xc3>', '<0xa9>']);
+  });
+
   test('build is deterministic and JSON round-trips', () => {
     const again = Tokenizer.build(Array(3).fill(SAMPLE).flat());
     expect(again.toJSON()).toEqual(tokenizer.toJSON());
     const restored = Tokenizer.fromJSON(JSON.parse(JSON.stringify(tokenizer.toJSON())));
     expect(restored.vocabSize).toBe(tokenizer.vocabSize);
     expect(restored.encode(SAMPLE[0])).toEqual(tokenizer.encode(SAMPLE[0]));
+    // version 1 split words differently ("tulips66" was one piece): its ids would mean other text
+    expect(() => Tokenizer.fromJSON({ version: 1, pieces: [] } as never)).toThrow(/version 1.*rebuild the base model/);
   });
 });
