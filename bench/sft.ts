@@ -9,7 +9,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { LocalArtifactStore } from '../common/artifacts';
 import { initBackend } from '../policy/backend';
+import { initialAgentState, saveAgentState } from '../trainer/agent-state';
 import type { Environment } from '../envs/types';
 import { OrtPolicy } from '../policy/generate';
 import { getWeights, parameterCount } from '../policy/model';
@@ -73,6 +75,10 @@ async function main() {
   });
   const seconds = (Date.now() - started) / 1000;
   const params = parameterCount(base.policy.config);
+  mkdirSync(opts.out, { recursive: true });
+  // The base as a run would store it, so it can be inspected or trained further (`agent.base.checkpoint`).
+  const saved = await saveAgentState(new LocalArtifactStore(join(opts.out, 'artifacts')), 'base/sft.ckpt', initialAgentState(base.tokenizer, base.policy, { withCritic: false, seed: config.seed }));
+  console.log(`base checkpoint: ${join(opts.out, 'artifacts', saved.key)} sha256 ${saved.sha256}`);
   const episodes = await playSplits(worlds[0], base, config);
   const lines = [
     `# SFT on ${config.env}/${config.split} expert demonstrations`,
@@ -95,9 +101,8 @@ async function main() {
         ]
       : []),
   ];
-  mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'sft.md'), lines.join('\n'));
-  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft, episodes }, null, 2));
+  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft, checkpoint: saved, episodes: episodes.map(({ split, m }) => ({ split, m })) }, null, 2));
   console.log(`\n${lines.join('\n')}\nwrote ${opts.out}/sft.{md,json}`);
 }
 
@@ -112,6 +117,9 @@ async function playSplits(env: Environment, base: BaseModel, config: RunConfig) 
     const tasks = Number(opts.evalTasks) > 0 ? all.slice(0, Number(opts.evalTasks)) : all;
     const outcome = await evaluatePolicy(env, policy, base.tokenizer, tasks, { mode: 'greedy', k: 1, sampling: config.agent.sampling, seed: config.seed, policyVersion: 0 });
     console.log(`${split}: ${JSON.stringify(outcome.metrics)}`);
+    // Each episode as text (what the policy wrote, what came back), to read where a policy goes wrong.
+    const transcripts = outcome.trajectories.map((t) => [`# ${t.taskId} success=${t.success}`, t.turns[0]?.context.split('\n')[0] ?? '', ...t.turns.map((turn) => `> ${turn.action.trimEnd()}\n${turn.observation}`)].join('\n'));
+    writeFileSync(join(opts.out, `episodes-${split.replace(/\W+/g, '_')}.txt`), transcripts.join('\n\n'));
     out.push({ split, m: outcome.metrics });
   }
   await policy.release();

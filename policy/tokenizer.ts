@@ -1,26 +1,28 @@
 /**
  * Word/symbol-level tokenizer for the environments' text protocols, with a character fallback.
  *
- * Text is cut into pieces by one regex (a run of letters, a digit or a symbol with an optional leading space, a
- * run of newlines, or one other whitespace character), so the pieces concatenate back to the text. A piece in
- * the vocabulary is one token; one that is not is spelled out: " " (if it has a leading space), then one token
- * per character, UTF-8 bytes only for characters outside the vocabulary. So every string encodes and
- * `decode(encode(s)) === s` exactly.
- * Digits are single pieces so numbers (ids, amounts) are spelled out and copied digit by digit. Random values
- * (session tokens, passwords' digits) must be spelled out too, in training as at test time, or a policy learns
- * to copy whole-token values it memorised and cannot copy a new one: `minDocuments` keeps pieces seen in only
- * one or two episodes out of the vocabulary.
+ * Text is cut into pieces by one regex (a run of letters, a digit, a symbol, a run of spaces, a run of newlines,
+ * or one other whitespace character), so the pieces concatenate back to the text. A piece in the vocabulary is
+ * one token; one that is not is spelled out, one token per character, UTF-8 bytes only for characters outside the
+ * vocabulary. So every string encodes and `decode(encode(s)) === s` exactly.
+ *
+ * Built for copying: a value the agent must type is in its context, and a copy head can only point at a token
+ * that is the one to write. So spaces are their own tokens (" rosa" in a sentence and "rosa" in an argument are
+ * the same token), digits are single pieces (ids, amounts, dates copy digit by digit), and random values
+ * (session tokens) are spelled out in training as at test time: `minDocuments` keeps pieces seen in only one or
+ * two episodes out of the vocabulary, or a policy learns to copy whole-token values it memorised and cannot copy
+ * a new one.
  */
 
-/** Pieces: ` word`, ` 7`, ` {`, `\n\n`, or one whitespace character. `u` so a symbol is a whole code point. */
-const PIECE = / ?[A-Za-z_]+| ?[0-9]| ?[^\sA-Za-z0-9_]|\n+|\s/gu;
+/** Pieces: `word`, `7`, `{`, spaces, `\n\n`, or one other whitespace character. `u`: a symbol is a whole code point. */
+const PIECE = /[A-Za-z_]+|[0-9]|[^\sA-Za-z0-9_]| +|\n+|\s/gu;
 
 const SPECIALS = ['<pad>', '<bos>', '<eos>'] as const;
 const BYTE_OFFSET = SPECIALS.length;
 const FIRST_PIECE_ID = BYTE_OFFSET + 256;
 
 export interface TokenizerBuildOptions {
-  /** Vocabulary size cap (default 2048). Specials, the 256 bytes and printable ASCII (~450 ids) are always in. */
+  /** Vocabulary size cap (default 2048). Specials, the 256 bytes and printable ASCII (357 ids) are always in. */
   maxVocab?: number;
   /** A piece must occur at least this often to get its own token (default 2). */
   minCount?: number;
@@ -29,7 +31,7 @@ export interface TokenizerBuildOptions {
 }
 
 export interface TokenizerJSON {
-  version: 2;
+  version: 3;
   pieces: string[];
 }
 
@@ -54,19 +56,15 @@ export class Tokenizer {
   }
 
   /**
-   * Vocabulary from sample texts: every printable ASCII character with and without a leading space, then the
-   * most frequent multi-character pieces (ties broken alphabetically, so the same texts give the same ids).
+   * Vocabulary from sample texts: every printable ASCII character, then the most frequent multi-character
+   * pieces (ties broken alphabetically, so the same texts give the same ids).
    */
   static build(texts: string[], opts: TokenizerBuildOptions = {}): Tokenizer {
     const maxVocab = opts.maxVocab ?? 2048;
     const minCount = opts.minCount ?? 2;
     const minDocuments = opts.minDocuments ?? 1;
     const base: string[] = ['\n', '\n\n', '\t'];
-    for (let c = 0x20; c < 0x7f; c++) {
-      const ch = String.fromCharCode(c);
-      base.push(ch);
-      if (ch !== ' ') base.push(' ' + ch);
-    }
+    for (let c = 0x20; c < 0x7f; c++) base.push(String.fromCharCode(c));
     const counts = new Map<string, number>();
     const documents = new Map<string, number>();
     for (const text of texts) {
@@ -84,14 +82,14 @@ export class Tokenizer {
   }
 
   static fromJSON(json: TokenizerJSON): Tokenizer {
-    if (json.version !== 2 || !Array.isArray(json.pieces)) {
-      throw new Error(`Tokenizer.fromJSON: unsupported format (version ${String(json.version)}; this code reads version 2: rebuild the base model)`);
+    if (json.version !== 3 || !Array.isArray(json.pieces)) {
+      throw new Error(`Tokenizer.fromJSON: unsupported format (version ${String(json.version)}; this code reads version 3: rebuild the base model)`);
     }
     return new Tokenizer(json.pieces);
   }
 
   toJSON(): TokenizerJSON {
-    return { version: 2, pieces: [...this.pieces] };
+    return { version: 3, pieces: [...this.pieces] };
   }
 
   encode(text: string): number[] {
@@ -102,14 +100,7 @@ export class Tokenizer {
         ids.push(id);
         continue;
       }
-      let rest = piece;
-      if (piece.length > 1 && piece[0] === ' ' && this.idOf.has(' ')) {
-        ids.push(this.idOf.get(' ')!);
-        rest = piece.slice(1);
-      }
-      const restId = this.idOf.get(rest);
-      if (restId !== undefined) ids.push(restId);
-      else for (const char of rest) this.encodeCharacter(char, ids);
+      for (const char of piece) this.encodeCharacter(char, ids);
     }
     return ids;
   }

@@ -25,6 +25,6 @@ describe('the base tokenizer', () => {
     for (const token of sessionTokens[0]) expect(tokenizer.encode(token).length).toBeGreaterThanOrEqual(4);
     expect(tokenizer.encode('zq0x7k').map((id) => tokenizer.tokenText(id))).toEqual([...'zq0x7k']);
     // the protocol's words stay whole
-    for (const word of ['login', ' password', 'show_api_doc']) expect(tokenizer.encode(word)).toHaveLength(1);
+    for (const word of ['login', 'password', 'show_api_doc']) expect(tokenizer.encode(word)).toHaveLength(1);
   });
 });
