@@ -8,10 +8,10 @@
  * process, so the numbers measure learning rather than orchestration. Defaults follow issue 8; --quick shrinks
  * everything for a smoke run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { LocalArtifactStore } from '../common/artifacts';
+import { LocalArtifactStore, sha256 } from '../common/artifacts';
 import { initBackend } from '../policy/backend';
 import { buildBaseCheckpoint } from '../cli/sft';
 import { trainInProcess } from '../trainer/in-process';
@@ -44,6 +44,7 @@ interface Options {
   out: string;
   quick?: boolean;
   reuse?: boolean;
+  base?: string;
 }
 
 const opts = new Command()
@@ -59,6 +60,7 @@ const opts = new Command()
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
   .option('--out <dir>', 'results folder', 'bench/results')
   .option('--reuse', 'reuse base policies already built with the same settings (default: build from nothing)')
+  .option('--base <file>', 'start every run of the apps row from this base checkpoint (e.g. bench:sft\'s) instead of building one')
   .option('--quick', 'smoke scale: 1 seed, 3 steps, 4 tasks, 40 SFT steps, 8 test tasks')
   .parse()
   .opts<Options>();
@@ -127,6 +129,15 @@ async function evaluateOn(ctx: PhaseContext, config: RunConfig, policy: { versio
   return out;
 }
 
+/** A base checkpoint file put into the bench's store under its hash; loading it checks that hash. */
+async function givenBase(store: LocalArtifactStore, file: string): Promise<{ key: string; sha256: string }> {
+  const bytes = new Uint8Array(readFileSync(file));
+  const key = `base/given-${sha256(bytes).slice(0, 16)}.ckpt`;
+  const ref = await store.put(key, bytes);
+  console.log(`base policy from ${file} (${key})`);
+  return { key, sha256: ref.sha256 };
+}
+
 function rowOf(config: RunConfig): RowName {
   return config.env === 'apps' ? 'apps' : (config.deepsearch.family as RowName);
 }
@@ -167,7 +178,7 @@ async function main() {
     for (const seed of list<string>(opts.seeds).map(Number)) {
       const baseConfig = configFor(row, seed);
       console.log(`\n== ${row} seed ${seed}: base policy`);
-      const base = await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
+      const base = opts.base && row === 'apps' ? await givenBase(store, opts.base) : await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
       const baseState = await loadAgentState(store, base);
       const basePolicy = await publishPolicy(store, keys.policy(baseConfig.runId, 0), baseState.policy, baseState.tokenizer);
       const baseEval = await evaluateOn(ctx, baseConfig, { version: 0, key: basePolicy.key, sha256: basePolicy.sha256 }, 0);
