@@ -102,7 +102,7 @@ async function main() {
       : []),
   ];
   writeFileSync(join(opts.out, 'sft.md'), lines.join('\n'));
-  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft, checkpoint: saved, episodes: episodes.map(({ split, m }) => ({ split, m })) }, null, 2));
+  writeFileSync(join(opts.out, 'sft.json'), JSON.stringify({ options: opts, seconds, parameters: params, sft: base.sft, checkpoint: saved, episodes }, null, 2));
   console.log(`\n${lines.join('\n')}\nwrote ${opts.out}/sft.{md,json}`);
 }
 

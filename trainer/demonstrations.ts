@@ -59,7 +59,10 @@ export function collectDemonstrations(
 /** One text per episode (its turns' contexts and actions): the documents a tokenizer counts pieces over. */
 export function episodeTexts(demos: readonly Demonstration[]): string[] {
   const texts = new Map<number, string[]>();
-  for (const d of demos) texts.set(d.episode, [...(texts.get(d.episode) ?? []), d.context, d.action]);
+  for (const d of demos) {
+    if (!texts.has(d.episode)) texts.set(d.episode, []);
+    texts.get(d.episode)!.push(d.context, d.action);
+  }
   return [...texts.values()].map((parts) => parts.join('\n'));
 }
 
