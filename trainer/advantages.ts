@@ -27,7 +27,11 @@ export interface Advantages {
   advantages: Matrix;
   /** Value targets (PPO with a critic only). */
   returns?: Matrix;
-  /** Trajectories to train on (LOOP drops those with |A| < 0.01; groups with equal rewards carry no signal). */
+  /**
+   * Trajectories to train on. Group estimators drop groups whose rewards are all equal (DAPO's dynamic
+   * sampling): their advantages are zero, yet their tokens would dilute a token-mean loss and feed the KL term,
+   * and Adam turns such near-zero gradients into full-size steps. LOOP also drops those with |A| < 0.01.
+   */
   keep: number[];
   flatGroups: number;
   meanKl: number;
@@ -52,7 +56,7 @@ export function computeAdvantages(
     meanKl = penalised.meanKl;
   }
   const outcome = rowSums(tokenRewards);
-  const { droppedGroups } = filterInformativeGroups(
+  const { keep: informative, droppedGroups } = filterInformativeGroups(
     trajectories.map((t) => t.reward),
     groups,
   );
@@ -69,7 +73,7 @@ export function computeAdvantages(
   }
 
   let perTrajectory: number[];
-  let keep = all;
+  let keep = informative;
   switch (algorithm) {
     case 'grpo':
       perTrajectory = grpoAdvantages(outcome, groups);
@@ -83,7 +87,7 @@ export function computeAdvantages(
     case 'loop': {
       const loop = loopAdvantages(outcome, groups);
       perTrajectory = loop.advantages;
-      keep = loop.keep;
+      keep = loop.keep; // |A| ≥ 0.01, so never a flat group
       break;
     }
   }

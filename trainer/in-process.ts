@@ -28,6 +28,9 @@ export interface InProcessStep {
   entropy: number;
   clipFraction: number;
   ppoKl: number;
+  /** Groups whose rollouts all got the same reward (no signal), and the optimizer steps the update took. */
+  flatGroups: number;
+  optimizerSteps: number;
   /** Milliseconds per phase. */
   phaseMs: Record<string, number>;
 }
@@ -97,6 +100,8 @@ export async function trainInProcess(
       entropy: scores.entropy,
       clipFraction: update.metrics.clipFraction,
       ppoKl: update.metrics.ppoKl,
+      flatGroups: advantages.flatGroups,
+      optimizerSteps: update.metrics.optimizerSteps,
       phaseMs,
     };
     steps.push(record);

@@ -62,3 +62,20 @@ test('an update raises the log-probability of the rewarded first action', async 
   const gain = rewarded.map((i) => after.oldLogProbs[i][0] - before.oldLogProbs[i][0]);
   expect(gain.every((g) => g > 0)).toBe(true);
 });
+
+test('GRPO trains only on groups whose rewards differ; an all-flat batch leaves the weights as they were', async () => {
+  const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+  const settings = AgentTrainingSchema.parse({ kl: { mode: 'loss', coef: 0.1 } });
+  const mixed = batch().map((t) => (t.group === 1 ? { ...t, reward: 0, success: false } : t)); // group 1 all zero
+  const scores = await scoreTrajectories({ policy }, mixed);
+  expect(computeAdvantages('grpo', mixed, scores, settings).keep).toEqual([0, 1, 2, 3]);
+  expect(computeAdvantages('grpo', mixed, scores, settings).flatGroups).toBe(1);
+
+  const flat = mixed.map((t) => ({ ...t, reward: 0, success: false }));
+  const flatAdvantages = computeAdvantages('grpo', flat, scores, settings);
+  expect(flatAdvantages.keep).toEqual([]);
+  const before = getWeights(policy);
+  const metrics = await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, flat, scores, flatAdvantages, { settings, learningRate: 1e-2, seed: 3 });
+  expect(metrics.optimizerSteps).toBe(0);
+  for (const [name, w] of Object.entries(getWeights(policy))) expect(Array.from(w.data)).toEqual(Array.from(before[name].data));
+});
