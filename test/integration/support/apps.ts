@@ -1,4 +1,8 @@
-/** A tiny apps config: the text-agent pipeline in about a minute on 2 cores (not a learning benchmark). */
+/**
+ * A tiny apps config: the text-agent pipeline in about a minute on 2 cores (not a learning benchmark).
+ * PPO with a critic: a 20-step base solves nothing, so every GRPO group would be flat and dropped, and the
+ * update these tests interrupt and compare would have no work to do.
+ */
 import type { RunConfigInput } from '../../../workflows/config';
 import { testConfig } from './harness';
 
@@ -6,7 +10,7 @@ export function appsTestConfig(overrides: Partial<RunConfigInput> = {}) {
   return testConfig({
     env: 'apps',
     split: 'train',
-    algorithm: 'grpo',
+    algorithm: 'ppo',
     steps: 3,
     tasksPerStep: 8,
     groupSize: 4,
