@@ -29,10 +29,11 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  * - deepsearch: episodes are short and the base's errors are formatting, so 3e-4 at temperature 1 learns
  *   steadily (single-hop EM 0.09 -> 0.33 in 30 steps of 16 tasks).
  */
+const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5 } as const;
 const ROWS = {
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12 } },
-  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', rl: { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5 } },
-  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5 } },
+  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', rl: DEEPSEARCH_RL },
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: DEEPSEARCH_RL },
 } as const;
 type RowName = keyof typeof ROWS;
 const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;

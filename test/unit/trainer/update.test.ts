@@ -68,8 +68,9 @@ test('GRPO trains only on groups whose rewards differ; an all-flat batch leaves 
   const settings = AgentTrainingSchema.parse({ kl: { mode: 'loss', coef: 0.1 } });
   const mixed = batch().map((t) => (t.group === 1 ? { ...t, reward: 0, success: false } : t)); // group 1 all zero
   const scores = await scoreTrajectories({ policy }, mixed);
-  expect(computeAdvantages('grpo', mixed, scores, settings).keep).toEqual([0, 1, 2, 3]);
-  expect(computeAdvantages('grpo', mixed, scores, settings).flatGroups).toBe(1);
+  const mixedAdvantages = computeAdvantages('grpo', mixed, scores, settings);
+  expect(mixedAdvantages.keep).toEqual([0, 1, 2, 3]);
+  expect(mixedAdvantages.flatGroups).toBe(1);
 
   const flat = mixed.map((t) => ({ ...t, reward: 0, success: false }));
   const flatAdvantages = computeAdvantages('grpo', flat, scores, settings);
