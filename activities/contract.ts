@@ -60,6 +60,8 @@ export interface CheckRewardsResult {
 
 export interface ScoreBatchInput extends StepInput {
   rollouts: ArtifactRef[];
+  /** checkRewards' verified rewards: with them, group estimators skip the flat groups they will not train on. */
+  rewards?: ArtifactRef;
   policy: PolicyRef;
 }
 

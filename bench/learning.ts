@@ -33,7 +33,8 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
 const ROWS = {
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', rl: DEEPSEARCH_RL },
-  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: DEEPSEARCH_RL },
+  // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off.
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
 const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
@@ -128,7 +129,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     evaluation: { every: 0, tasks: 8 },
     ...extra,
     agent: {
-      model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 512 },
+      model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512 },
       sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: 48, temperature: Number(opts.temperature ?? spec.rl.temperature) },
       ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
       base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },

@@ -37,6 +37,21 @@ export interface Advantages {
   meanKl: number;
 }
 
+const GROUP_ESTIMATORS: readonly string[] = ['grpo', 'drgrpo', 'rloo', 'loop'] satisfies AgentAlgorithm[];
+
+/**
+ * The trajectories whose log-probs and values the update can use: for the group estimators only the
+ * informative groups (computeAdvantages keeps no others), so scoreBatch can skip the flat ones (on a base that
+ * solves few tasks, most of the batch); everything for PPO and REINFORCE++.
+ */
+export function trajectoriesToScore(algorithm: string, trajectories: readonly Pick<Trajectory, 'group' | 'reward'>[]): number[] {
+  if (!GROUP_ESTIMATORS.includes(algorithm)) return trajectories.map((_, i) => i);
+  return filterInformativeGroups(
+    trajectories.map((t) => t.reward),
+    trajectories.map((t) => t.group),
+  ).keep;
+}
+
 export function computeAdvantages(
   algorithm: AgentAlgorithm,
   trajectories: readonly Trajectory[],
@@ -51,7 +66,9 @@ export function computeAdvantages(
   );
   let meanKl = 0;
   if (settings.kl.mode === 'reward' && scores.refLogProbs) {
-    const penalised = applyKlPenalty(tokenRewards, scores.oldLogProbs, scores.refLogProbs, mask, settings.kl.coef, settings.kl.estimator);
+    const scored = scores.scored && new Set(scores.scored);
+    const klMask = scored ? mask.map((row, i) => (scored.has(i) ? row : row.map(() => 0))) : mask; // unscored rows have no log-probs
+    const penalised = applyKlPenalty(tokenRewards, scores.oldLogProbs, scores.refLogProbs, klMask, settings.kl.coef, settings.kl.estimator);
     tokenRewards = penalised.rewards;
     meanKl = penalised.meanKl;
   }
@@ -90,6 +107,11 @@ export function computeAdvantages(
       keep = loop.keep; // |A| ≥ 0.01, so never a flat group
       break;
     }
+  }
+  if (scores.scored) {
+    const scored = new Set(scores.scored);
+    const missing = keep.find((i) => !scored.has(i));
+    if (missing !== undefined) throw new Error(`trajectory ${missing} is trained on but was not scored`);
   }
   const advantages = settings.salt
     ? stepLevelBatchAdvantages(

@@ -82,7 +82,7 @@ export async function trainInProcess(
     const taskIds = await timed(phaseMs, 'selectTasks', async () => selectTasksPhase(config, step, history));
     const { rollouts } = await timed(phaseMs, 'rolloutBatch', () => rolloutPhase(ctx, { ...input, shard: 0, taskIds, firstGroup: 0, policy }));
     const rewards = await timed(phaseMs, 'checkRewards', () => checkRewardsPhase(ctx, runId, step, config, [rollouts]));
-    const scores = await timed(phaseMs, 'scoreBatch', () => scorePhase(ctx, { ...input, rollouts: [rollouts], policy, reference }));
+    const scores = await timed(phaseMs, 'scoreBatch', () => scorePhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, policy, reference }));
     const advantages = await timed(phaseMs, 'computeAdvantages', () =>
       advantagesPhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, scores: scores.scores }),
     );

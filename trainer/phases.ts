@@ -9,7 +9,7 @@ import { hashSeed } from '../common/random';
 import { initBackend } from '../policy/backend';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import type { RunConfig } from '../workflows/config';
-import { Advantages, computeAdvantages } from './advantages';
+import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
 import { buildBaseModel } from './base-model';
 import { textEnvironment, TextEnvName } from './environments';
@@ -208,13 +208,18 @@ async function verifiedTrajectories(store: ArtifactStore, rollouts: ArtifactRef[
 
 export async function scorePhase(
   ctx: PhaseContext,
-  input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; policy: PublishedPolicy; reference: ArtifactRef },
+  input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; rewards?: ArtifactRef; policy: PublishedPolicy; reference: ArtifactRef },
 ): Promise<{ scores: ArtifactRef; entropy: number }> {
   await initBackend({ quiet: true });
   const state = await stateFor(ctx, input.policy.checkpoint);
   const reference = needsReference(input.config) ? await stateFor(ctx, input.reference) : undefined;
-  const trajectories = await loadTrajectories(ctx.store, input.rollouts);
+  // With the verified rewards known, score only what the update will train on.
+  const trajectories = input.rewards
+    ? await verifiedTrajectories(ctx.store, input.rollouts, input.rewards)
+    : await loadTrajectories(ctx.store, input.rollouts);
+  const only = input.rewards ? trajectoriesToScore(input.config.algorithm, trajectories) : undefined;
   const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories, {
+    only: only && only.length < trajectories.length ? only : undefined,
     onProgress: (done, total) => ctx.heartbeat?.({ phase: 'score', done, total }),
   });
   const ref = await ctx.store.put(keys.step(input.runId, input.step, 'scores.json'), json(scores));

@@ -14,8 +14,10 @@ export interface Scores {
   oldLogProbs: Matrix;
   refLogProbs?: Matrix;
   values?: Matrix;
-  /** Mean entropy of the policy over action tokens. */
+  /** Mean entropy of the policy over the scored action tokens. */
   entropy: number;
+  /** The trajectories scored, when only some were (the rest have zero rows); absent = all. */
+  scored?: number[];
 }
 
 export interface ScoreModels {
@@ -29,10 +31,12 @@ const zerosLike = (mask: Matrix): Matrix => mask.map((row) => row.map(() => 0));
 export async function scoreTrajectories(
   models: ScoreModels,
   trajectories: Trajectory[],
-  opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
+  opts: { chunk?: number; only?: readonly number[]; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Scores> {
   const chunk = opts.chunk ?? 16;
-  const segments = byLength(buildSegments(trajectories)); // similar lengths share a batch: less padding
+  const only = opts.only && new Set(opts.only);
+  const all = buildSegments(trajectories);
+  const segments = byLength(only ? all.filter((s) => only.has(s.trajectory)) : all); // similar lengths share a batch: less padding
   const mask = rowMask(trajectories);
   const oldLogProbs = zerosLike(mask);
   const refLogProbs = models.reference ? zerosLike(mask) : undefined;
@@ -60,5 +64,5 @@ export async function scoreTrajectories(
     opts.onProgress?.(Math.min(start + chunk, segments.length), segments.length);
     await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats through
   }
-  return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0 };
+  return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0, ...(opts.only ? { scored: [...opts.only] } : {}) };
 }

@@ -211,7 +211,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
 
       const rewards = await timed('checkRewards', () => cpu.checkRewards({ ...input, rollouts }));
 
-      const scores = await timed('scoreBatch', () => gpu.scoreBatch({ ...input, rollouts, policy: state.policy }));
+      const scores = await timed('scoreBatch', () => gpu.scoreBatch({ ...input, rollouts, rewards: rewards.rewards, policy: state.policy }));
 
       const advantages = await timed('computeAdvantages', () =>
         cpu.computeAdvantages({ ...input, rewards: rewards.rewards, rollouts, scores: scores.scores }),

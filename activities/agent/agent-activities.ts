@@ -71,8 +71,8 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
       return result;
     },
 
-    async scoreBatch({ runId, step, config, rollouts, policy }) {
-      return scorePhase(ctx, { runId, step, config, rollouts, policy: published(policy), reference: await referenceOf(runId) });
+    async scoreBatch({ runId, step, config, rollouts, rewards, policy }) {
+      return scorePhase(ctx, { runId, step, config, rollouts, rewards, policy: published(policy), reference: await referenceOf(runId) });
     },
 
     async computeAdvantages({ runId, step, config, rewards, rollouts, scores }) {

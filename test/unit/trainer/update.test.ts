@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../../common/random';
 import { createPolicy, getWeights, modelFromWeights } from '../../../policy/model';
 import { AdamW } from '../../../policy/optim';
-import { computeAdvantages } from '../../../trainer/advantages';
+import { computeAdvantages, trajectoriesToScore } from '../../../trainer/advantages';
 import { AgentTrainingSchema } from '../../../trainer/config';
 import { scoreTrajectories } from '../../../trainer/score';
 import type { Trajectory } from '../../../trainer/trajectory';
@@ -80,3 +80,32 @@ test('GRPO trains only on groups whose rewards differ; an all-flat batch leaves 
   expect(metrics.optimizerSteps).toBe(0);
   for (const [name, w] of Object.entries(getWeights(policy))) expect(Array.from(w.data)).toEqual(Array.from(before[name].data));
 });
+
+test('scoring only the informative groups trains exactly as scoring everything', async () => {
+  const settings = AgentTrainingSchema.parse({ kl: { mode: 'loss', coef: 0.1 } });
+  const reference = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 8)));
+  const mixed = batch().map((t) => (t.group === 1 ? { ...t, reward: 0, success: false } : t)); // group 1 all zero
+  expect(trajectoriesToScore('ppo', mixed)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  const only = trajectoriesToScore('grpo', mixed);
+  expect(only).toEqual([0, 1, 2, 3]);
+
+  const train = async (scoreOnly?: number[]) => {
+    const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+    const scores = await scoreTrajectories({ policy, reference }, mixed, { only: scoreOnly });
+    const advantages = computeAdvantages('grpo', mixed, scores, settings);
+    await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, mixed, scores, advantages, { settings, learningRate: 1e-2, seed: 3 });
+    return { scores, weights: getWeights(policy) };
+  };
+  const all = await train();
+  const part = await train(only);
+  expect(part.scores.scored).toEqual(only);
+  expect(part.scores.oldLogProbs.slice(4).flat().every((v) => v === 0)).toBe(true); // flat group skipped
+  for (const i of only) part.scores.oldLogProbs[i].forEach((v, t) => expect(v).toBeCloseTo(all.scores.oldLogProbs[i][t], 5));
+  for (const [name, w] of Object.entries(all.weights)) {
+    const other = part.weights[name].data;
+    expect(Math.max(...Array.from(w.data, (v, i) => Math.abs(v - other[i])))).toBeLessThan(1e-6);
+  }
+  // A batch whose kept rows were not scored is refused rather than trained on zeros.
+  expect(() => computeAdvantages('grpo', mixed, { ...part.scores, scored: [0, 1] }, settings)).toThrow(/not scored/);
+});
+
