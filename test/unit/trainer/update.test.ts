@@ -109,3 +109,27 @@ test('scoring only the informative groups trains exactly as scoring everything',
   expect(() => computeAdvantages('grpo', mixed, { ...part.scores, scored: [0, 1] }, settings)).toThrow(/not scored/);
 });
 
+test('with one epoch under token-mean, SALT changes the advantages of shared steps but not the update (Σ A_j ∇log π is kept)', async () => {
+  // Rollouts 0-2 of each group take the same second turn from the same state: one SALT node.
+  const shared = batch().map((t) => ({
+    ...t,
+    turns: t.turns.map((turn, k) => (k === 1 ? { ...turn, promptTokens: [1, 3 + t.group, 11, 4], ...(t.sample < 3 ? { actionTokens: [7, 8, 9], sampleLogProbs: [0, 0, 0], action: '7 8 9' } : {}) } : turn)),
+  }));
+  const train = async (salt: boolean, epochs: number) => {
+    const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+    const settings = AgentTrainingSchema.parse({ salt, ppo: { epochs, minibatchSegments: 64 }, kl: { mode: 'none' } });
+    const scores = await scoreTrajectories({ policy }, shared);
+    const advantages = computeAdvantages('grpo', shared, scores, settings);
+    await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, shared, scores, advantages, { settings, learningRate: 1e-2, seed: 3 });
+    return { advantages: advantages.advantages, weights: getWeights(policy) };
+  };
+  const maxDiff = (a: Record<string, { data: Float32Array }>, b: Record<string, { data: Float32Array }>) =>
+    Math.max(...Object.entries(a).map(([name, w]) => Math.max(...Array.from(w.data, (v, i) => Math.abs(v - b[name].data[i])))));
+  const [grpo, salt] = [await train(false, 1), await train(true, 1)];
+  const secondTurn = (row: number[]) => row[row.length - 1];
+  expect(secondTurn(salt.advantages[0])).not.toBeCloseTo(secondTurn(grpo.advantages[0]), 2); // the merged node's mean
+  expect(maxDiff(grpo.weights, salt.weights)).toBeLessThan(1e-5); // ...yet the same gradient step (weights move ~1e-2)
+  // More epochs: the clipped ratio differs per token, so the two part ways.
+  expect(maxDiff((await train(false, 4)).weights, (await train(true, 4)).weights)).toBeGreaterThan(1e-3);
+});
+
