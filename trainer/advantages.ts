@@ -56,7 +56,7 @@ export function computeAdvantages(
   algorithm: AgentAlgorithm,
   trajectories: readonly Trajectory[],
   scores: Scores,
-  settings: Pick<AgentTraining, 'salt' | 'ppo' | 'kl'>,
+  settings: Pick<AgentTraining, 'salt' | 'saltStates' | 'ppo' | 'kl'>,
 ): Advantages {
   const mask = rowMask(trajectories);
   const groups = trajectories.map((t) => t.group);
@@ -115,18 +115,24 @@ export function computeAdvantages(
   }
   const advantages = settings.salt
     ? stepLevelBatchAdvantages(
-        trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: saltSteps(t) })),
+        trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: saltSteps(t, settings.saltStates) })),
         mask,
       )
     : broadcastToTokens(perTrajectory, mask);
   return { advantages, keep, flatGroups: droppedGroups.length, meanKl };
 }
 
-/** Turns as SALT transitions: (context before, action, context after), spans in the row's token space. */
-function saltSteps(trajectory: Trajectory) {
+/**
+ * Turns as SALT transitions, spans in the row's token space: (observation answered, action, observation got),
+ * the first turn's state being its whole context (the task's prompt); or with `history` (context before,
+ * action, context after).
+ */
+function saltSteps(trajectory: Trajectory, states: AgentTraining['saltStates']) {
   let offset = 0;
-  return trajectory.turns.map((turn) => {
-    const step = { state: turn.context, action: turn.action, nextState: turn.nextContext, tokenStart: offset, tokenEnd: offset + turn.actionTokens.length };
+  return trajectory.turns.map((turn, t) => {
+    const [state, nextState] =
+      states === 'history' ? [turn.context, turn.nextContext] : [t === 0 ? turn.context : trajectory.turns[t - 1].observation, turn.observation];
+    const step = { state, action: turn.action, nextState, tokenStart: offset, tokenEnd: offset + turn.actionTokens.length };
     offset = step.tokenEnd;
     return step;
   });

@@ -85,6 +85,13 @@ export const BaseModelSchema = z.strictObject({
 export const AgentTrainingSchema = z.strictObject({
   /** SALT: step-level advantages from the trajectory graph on top of the group estimator. */
   salt: z.boolean().default(false),
+  /**
+   * What makes two SALT steps the same node. `observation` (default): the observation the action answered, the
+   * action, and the observation it got, so steps from different histories merge (a graph). `history`: the whole
+   * context before and after, so only shared prefixes merge (a tree); then each merged node's mean advantage
+   * gives the same first-epoch gradient as GRPO (identical steps have identical ∇log π), and SALT changes little.
+   */
+  saltStates: z.enum(['observation', 'history']).default('observation'),
   model: ModelSizeSchema.prefault({}),
   sampling: SamplingSchema.prefault({}),
   ppo: PpoSchema.prefault({}),

@@ -117,7 +117,7 @@ test('with one epoch under token-mean, SALT changes the advantages of shared ste
   }));
   const train = async (salt: boolean, epochs: number) => {
     const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
-    const settings = AgentTrainingSchema.parse({ salt, ppo: { epochs, minibatchSegments: 64 }, kl: { mode: 'none' } });
+    const settings = AgentTrainingSchema.parse({ salt, saltStates: 'history', ppo: { epochs, minibatchSegments: 64 }, kl: { mode: 'none' } });
     const scores = await scoreTrajectories({ policy }, shared);
     const advantages = computeAdvantages('grpo', shared, scores, settings);
     await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, shared, scores, advantages, { settings, learningRate: 1e-2, seed: 3 });
@@ -131,5 +131,22 @@ test('with one epoch under token-mean, SALT changes the advantages of shared ste
   expect(maxDiff(grpo.weights, salt.weights)).toBeLessThan(1e-5); // ...yet the same gradient step (weights move ~1e-2)
   // More epochs: the clipped ratio differs per token, so the two part ways.
   expect(maxDiff((await train(false, 4)).weights, (await train(true, 4)).weights)).toBeGreaterThan(1e-3);
+});
+
+test('SALT over observations merges the same step taken after different histories; over histories it does not', async () => {
+  const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+  // Every rollout's second turn: its own history, but the same observation before and after the same action.
+  const diverged = batch().map((t) => ({
+    ...t,
+    turns: t.turns.map((turn, k) => ({ ...turn, observation: 'ok', ...(k === 1 ? { context: `history of ${t.group}/${t.sample}`, actionTokens: [7, 8, 9], sampleLogProbs: [0, 0, 0], action: '7 8 9' } : {}) })),
+  }));
+  const scores = await scoreTrajectories({ policy }, diverged);
+  const advantagesWith = (saltStates: string) => computeAdvantages('grpo', diverged, scores, AgentTrainingSchema.parse({ salt: true, saltStates })).advantages;
+  const grpo = computeAdvantages('grpo', diverged, scores, AgentTrainingSchema.parse({})).advantages;
+  const secondTurn = (rows: number[][]) => rows.map((row) => row[row.length - 1]);
+  expect(secondTurn(advantagesWith('history'))).toEqual(secondTurn(grpo)); // no two histories are equal
+  // One node per group over observations: GRPO advantages sum to 0 in a group, so the node is neutral.
+  secondTurn(advantagesWith('observation')).forEach((a) => expect(a).toBeCloseTo(0, 6));
+  expect(secondTurn(grpo).some((a) => Math.abs(a) > 0.5)).toBe(true);
 });
 
