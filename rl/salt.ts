@@ -14,8 +14,12 @@
  * Canonical step key: the exact triple (state, action, nextState), encoded as JSON.stringify([s, a, s']) so no
  * separator inside the texts can make two different triples collide. Canonicalisation (which context text the
  * states contain, whitespace, dropping free-text reasoning) is the caller's job: the trainer renders `state` as
- * the context before the action and `nextState` as the context after the action's observation. Equal strings
- * mean the same node; nothing fuzzier.
+ * the observation the action answered and `nextState` as the one it got (agent.saltStates 'observation'), or as
+ * the whole context before and after ('history'). Equal strings mean the same node; nothing fuzzier.
+ *
+ * Why the rendering matters: steps with equal whole contexts have equal ∇log π, so averaging their advantages
+ * leaves Σ_j A_j ∇log π, GRPO's first-epoch gradient, unchanged. Only a key coarser than the model's input
+ * (the observation, as SALT's graph over environment states) makes SALT a different estimator.
  *
  * GiGPO (Feng et al. 2025, arXiv 2505.10978) is the `anchor-state` option: steps are grouped by their state
  * alone, and a step-level relative advantage on discounted step returns is added to the trajectory advantage.
