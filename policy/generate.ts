@@ -4,8 +4,8 @@
  * Prompts are left-padded into one batch (the graph masks padding and counts causality over cache slots), then
  * every decode step runs the whole batch for one token. Finished rows are dropped from the batch and the cache.
  * Each row samples from its own stream `Rng(seed).fork(row)`, so a row's tokens do not depend on its neighbours;
- * temperature 0 is greedy. Returned log-probs are the model's own (temperature 1, before top-p): the trainer's
- * log π, recomputed in tfjs for the loss anyway.
+ * temperature 0 is greedy. Returned log-probs are those of the distribution sampled from, log softmax(logits / T)
+ * before top-p (the model's own when greedy): the trainer's log π_T, recomputed in tfjs for the loss anyway.
  *
  * Event loop: ORT's Node `run` is a synchronous native call deferred by setImmediate, so one call blocks for one
  * decode step of the batch (milliseconds at these sizes); generation awaits between steps, so many episodes'
@@ -145,7 +145,7 @@ export class OrtPolicy {
         const rowLogits = logits.subarray(b * perRow + perRow - V, (b + 1) * perRow);
         const token = sample(rowLogits, opts.temperature, opts.topP, row.rng);
         row.tokens.push(token);
-        row.logProbs.push(logSoftmaxAt(rowLogits, token));
+        row.logProbs.push(logSoftmaxAt(rowLogits, token, opts.temperature > 0 ? opts.temperature : 1));
         row.length++;
         const finish = this.finishReason(row, token, stopTokens, opts, tokenizer);
         if (finish) results[row.index] = { tokens: row.tokens, logProbs: row.logProbs, text: row.text, finishReason: finish };
@@ -235,12 +235,13 @@ function compactRows(cache: ort.Tensor[], keep: number[]): ort.Tensor[] {
   });
 }
 
-export function logSoftmaxAt(logits: Float32Array, index: number): number {
+/** log softmax(logits / temperature)[index]. */
+export function logSoftmaxAt(logits: Float32Array, index: number, temperature = 1): number {
   let max = -Infinity;
   for (const l of logits) if (l > max) max = l;
   let sum = 0;
-  for (const l of logits) sum += Math.exp(l - max);
-  return logits[index] - max - Math.log(sum);
+  for (const l of logits) sum += Math.exp((l - max) / temperature);
+  return (logits[index] - max) / temperature - Math.log(sum);
 }
 
 /** One draw: argmax at temperature 0, else softmax(logits / temperature) restricted to the top-p nucleus. */

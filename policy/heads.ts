@@ -20,14 +20,22 @@ function atActions(model: Model, batch: Pick<PositionBatch, 'inputs' | 'position
   return hiddenStates(model, batch.inputs, { positions: batch.positions }); // [B,A,C]
 }
 
-/** The policy's log-softmax over the vocabulary at each chosen position: [B,A,V] (tied LM head, copy head if any). */
-export function logSoftmaxAt(policy: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>): tf.Tensor3D {
-  return tf.logSoftmax(logits(policy, batch.inputs, { positions: batch.positions }), -1) as tf.Tensor3D;
+/**
+ * The temperature RL computes log π at: the one the rollouts sampled at (π_T = softmax(logits / T)), so the
+ * loss trains the distribution that produced the data, as verl does; greedy (0) rollouts have no tempered
+ * distribution, so they use the model's own.
+ */
+export const lossTemperature = (samplingTemperature: number): number => (samplingTemperature > 0 ? samplingTemperature : 1);
+
+/** The policy's log-softmax over the vocabulary at each chosen position, at `temperature`: [B,A,V] (tied LM head, copy head if any). */
+export function logSoftmaxAt(policy: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>, temperature = 1): tf.Tensor3D {
+  const z = logits(policy, batch.inputs, { positions: batch.positions }); // [B,A,V]
+  return tf.logSoftmax(temperature === 1 ? z : z.div(temperature), -1) as tf.Tensor3D;
 }
 
-/** log π(target) and the policy's entropy at each chosen position: each [B,A]. Differentiable. */
-export function logProbsAndEntropyAt(policy: Model, batch: PositionBatch): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
-  const logp = logSoftmaxAt(policy, batch); // [B,A,V]
+/** log π_T(target) and the entropy of π_T at each chosen position: each [B,A]. Differentiable. */
+export function logProbsAndEntropyAt(policy: Model, batch: PositionBatch, temperature = 1): { logProbs: tf.Tensor2D; entropy: tf.Tensor2D } {
+  const logp = logSoftmaxAt(policy, batch, temperature); // [B,A,V]
   const targets = tf.oneHot(tf.tensor2d(batch.targets, undefined, 'int32'), policy.config.vocabSize).toFloat(); // [B,A,V]
   return {
     logProbs: logp.mul(targets).sum(-1) as tf.Tensor2D,

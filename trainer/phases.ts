@@ -7,6 +7,7 @@
 import { type ArtifactStore, stepKey } from '../common/artifacts';
 import { hashSeed } from '../common/random';
 import { initBackend } from '../policy/backend';
+import { lossTemperature } from '../policy/heads';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import type { RunConfig } from '../workflows/config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
@@ -220,6 +221,7 @@ export async function scorePhase(
   const only = input.rewards ? trajectoriesToScore(input.config.algorithm, trajectories) : undefined;
   const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories, {
     only: only && only.length < trajectories.length ? only : undefined,
+    temperature: lossTemperature(input.config.agent.sampling.temperature),
     onProgress: (done, total) => ctx.heartbeat?.({ phase: 'score', done, total }),
   });
   const ref = await ctx.store.put(keys.step(input.runId, input.step, 'scores.json'), json(scores));

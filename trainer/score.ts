@@ -31,9 +31,10 @@ const zerosLike = (mask: Matrix): Matrix => mask.map((row) => row.map(() => 0));
 export async function scoreTrajectories(
   models: ScoreModels,
   trajectories: Trajectory[],
-  opts: { chunk?: number; only?: readonly number[]; onProgress?: (done: number, total: number) => void } = {},
+  opts: { chunk?: number; only?: readonly number[]; temperature?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Scores> {
   const chunk = opts.chunk ?? 16;
+  const temperature = opts.temperature ?? 1; // the rollouts' (lossTemperature): the loss's log π_T must match
   const only = opts.only && new Set(opts.only);
   const all = buildSegments(trajectories);
   const segments = byLength(only ? all.filter((s) => only.has(s.trajectory)) : all); // similar lengths share a batch: less padding
@@ -48,8 +49,8 @@ export async function scoreTrajectories(
     const part: Segment[] = segments.slice(start, start + chunk);
     const batch = segmentBatch(part);
     const [logp, entropy, ref, value] = tf.tidy(() => {
-      const policy = logProbsAndEntropyAt(models.policy, batch); // [B,A] each
-      const ref = models.reference ? logProbsAndEntropyAt(models.reference, batch).logProbs : undefined;
+      const policy = logProbsAndEntropyAt(models.policy, batch, temperature); // [B,A] each
+      const ref = models.reference ? logProbsAndEntropyAt(models.reference, batch, temperature).logProbs : undefined;
       const value = models.critic ? valuesAt(models.critic, batch) : undefined; // [B,A]
       return [policy.logProbs, policy.entropy, ref, value];
     });

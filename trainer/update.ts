@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
-import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
+import { logProbsAndEntropyAt, lossTemperature, valuesAt } from '../policy/heads';
 import type { Model } from '../policy/model';
 import { AdamW, clipByGlobalNorm, gradients } from '../policy/optim';
 import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
@@ -38,7 +38,7 @@ export interface UpdateMetrics {
 }
 
 export interface UpdateOptions {
-  settings: Pick<AgentTraining, 'ppo' | 'kl'>;
+  settings: Pick<AgentTraining, 'ppo' | 'kl' | 'sampling'>;
   learningRate: number;
   seed: number;
   /** Called after every optimizer step (activities heartbeat here and honour cancellation). */
@@ -84,6 +84,7 @@ export async function ppoUpdate(
   opts: UpdateOptions,
 ): Promise<UpdateMetrics> {
   const { ppo, kl } = opts.settings;
+  const temperature = lossTemperature(opts.settings.sampling.temperature);
   const keep = new Set(advantages.keep);
   const segments = buildSegments(trajectories).filter((s) => keep.has(s.trajectory));
   const rng = new Rng(opts.seed).fork('ppo/minibatches');
@@ -106,7 +107,7 @@ export async function ppoUpdate(
       const actorGrads = accumulate(models.policy, micro, (piece) => {
         const batch = segmentBatch(piece);
         const t = inputsOf(piece, batch.mask);
-        const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch); // [b,A]
+        const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch, temperature); // [b,A]
         const out = ppoActorLoss(
           { logProbs, oldLogProbs: t.rows(scores.oldLogProbs), advantages: t.rows(advantages.advantages), mask: t.mask, entropy, refLogProbs: useRefKl ? t.rows(scores.refLogProbs!) : undefined },
           {

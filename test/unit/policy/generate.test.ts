@@ -42,11 +42,11 @@ describe.each([
     }
   });
 
-  test('returned log-probs are the model log-probs of the chosen tokens', async () => {
-    const [g] = await policy.generate([prompts[1]], { temperature: 1, topP: 1, maxTokens: 5, seed: 4 });
+  test.each([1, 0.5])('returned log-probs are those of the chosen tokens under softmax(logits / T), T = %s', async (temperature) => {
+    const [g] = await policy.generate([prompts[1]], { temperature, topP: 1, maxTokens: 5, seed: 4 });
     const seq = [...prompts[1], ...g.tokens];
     const expected = tf.tidy(() => {
-      const lp = tf.logSoftmax(logits(model, [seq.slice(0, -1)]), -1).arraySync()[0];
+      const lp = tf.logSoftmax(logits(model, [seq.slice(0, -1)]).div(temperature), -1).arraySync()[0];
       return g.tokens.map((tok, i) => lp[prompts[1].length - 1 + i][tok]);
     });
     g.logProbs.forEach((lp, i) => expect(Math.abs(lp - expected[i])).toBeLessThan(1e-4));
