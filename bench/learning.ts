@@ -2,7 +2,8 @@
  * `npm run bench:learning`: the seed's table in miniature. For each row (apps, deepsearch single-hop,
  * deepsearch multi-hop) and seed: build the base policy by SFT on noisy expert demonstrations, evaluate it on
  * the held-out test splits, train it with each algorithm (PPO with a critic, GRPO, SALT over GRPO, LOOP), and
- * evaluate the trained policy the same way. Writes bench/results/learning.{md,json} and one SVG plot per row.
+ * evaluate the trained policy the same way. Writes bench/results/learning.{md,json} and two SVG plots per row:
+ * mean training reward per step, and the greedy dev-split metric every --eval-every steps.
  *
  * Training runs through trainer/in-process.ts: the same phase functions the Temporal activities call, in one
  * process, so the numbers measure learning rather than orchestration. Defaults follow issue 8; --quick shrinks
@@ -51,6 +52,8 @@ interface Options {
   demoNoise: string;
   width: string;
   evalTasks: string;
+  evalEvery: string;
+  devTasks: string;
   lr?: string;
   groupSize: string;
   temperature?: string;
@@ -72,6 +75,8 @@ const opts = new Command()
   .option('--demo-noise <p>', 'expert noise of the demonstrations', '0.3')
   .option('--width <n>', 'model width', '96')
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
+  .option('--eval-every <n>', 'evaluate on the dev split every n RL steps and at the end (0 = only at the end)', '10')
+  .option('--dev-tasks <n>', 'dev tasks per evaluation during training', '20')
   .option('--lr <x>', 'RL learning rate (default: the row\'s)')
   .option('--group-size <n>', 'rollouts per task', '4')
   .option('--temperature <x>', 'sampling temperature of the rollouts (default: the row\'s)')
@@ -83,7 +88,7 @@ const opts = new Command()
   .parse()
   .opts<Options>();
 
-if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSteps: '40', evalTasks: '8' });
+if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSteps: '40', evalTasks: '8', evalEvery: '2', devTasks: '4' });
 const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
 
 /**
@@ -126,7 +131,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     rolloutShards: 1,
     learningRate: Number(opts.lr ?? spec.rl.lr),
     ...(spec.env === 'deepsearch' ? { deepsearch: { seed: 0, passages: 10000, family: (spec as { family: string }).family } } : {}),
-    evaluation: { every: 0, tasks: 8 },
+    evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks) },
     ...extra,
     agent: {
       model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512 },
@@ -167,15 +172,16 @@ const meanStd = (xs: number[]) => {
   return { mean, std: xs.length > 1 ? std : 0 };
 };
 
-/** A line chart of mean reward per step, one line per algorithm, as a self-contained SVG. */
-function rewardPlot(title: string, series: Record<string, number[]>): string {
+/** A line chart in [0, 1] per step, one line per algorithm, as a self-contained SVG; `steps` gives each point's step (default 1, 2, ...). */
+function linePlot(title: string, series: Record<string, number[]>, steps?: number[]): string {
   const W = 560, H = 300, P = 40;
-  const steps = Math.max(1, ...Object.values(series).map((s) => s.length));
+  const at = (i: number) => steps?.[i] ?? i + 1;
+  const last = Math.max(2, ...Object.values(series).map((s) => at(s.length - 1)));
   const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
-  const x = (i: number) => P + ((W - 2 * P) * i) / Math.max(1, steps - 1);
+  const x = (step: number) => P + ((W - 2 * P) * (step - 1)) / (last - 1);
   const y = (v: number) => H - P - (H - 2 * P) * v;
   const lines = Object.entries(series).map(([name, values], k) => {
-    const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+    const points = values.map((v, i) => `${x(at(i)).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     return `<polyline fill="none" stroke="${colors[k % 4]}" stroke-width="2" points="${points}"/><text x="${W - P + 4}" y="${P + 14 * k}" fill="${colors[k % 4]}" font-size="11">${name}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}"><text x="${P}" y="20" font-size="13">${title}</text>
@@ -194,6 +200,8 @@ async function main() {
 
   for (const row of list<RowName>(opts.rows)) {
     const curves: Record<string, number[][]> = {};
+    const devCurves: Record<string, number[][]> = {};
+    let devSteps: number[] = [];
     for (const seed of list<string>(opts.seeds).map(Number)) {
       const baseConfig = configFor(row, seed);
       console.log(`\n== ${row} seed ${seed}: base policy`);
@@ -214,11 +222,15 @@ async function main() {
         const evaluation = await evaluateOn(ctx, config, run.policy, config.steps);
         console.log(`${name}: ${JSON.stringify(evaluation)}`);
         (curves[name] ??= []).push(run.steps.map((s) => s.meanReward));
-        results.push({ row, seed, algorithm: name, eval: evaluation, rewards: run.steps.map((s) => s.meanReward) });
+        (devCurves[name] ??= []).push(run.evaluations.map((e) => e.metrics[ROWS[row].metric] ?? 0));
+        devSteps = run.evaluations.map((e) => e.step);
+        results.push({ row, seed, algorithm: name, eval: evaluation, rewards: run.steps.map((s) => s.meanReward), devEvaluations: run.evaluations });
       }
     }
-    const averaged = Object.fromEntries(Object.entries(curves).map(([k, runs]) => [k, runs[0].map((_, i) => meanStd(runs.map((r) => r[i] ?? 0)).mean)]));
-    writeFileSync(join(opts.out, `learning-${row}.svg`), rewardPlot(`${row}: mean training reward per step`, averaged));
+    const average = (byAlgorithm: Record<string, number[][]>) =>
+      Object.fromEntries(Object.entries(byAlgorithm).map(([k, runs]) => [k, runs[0].map((_, i) => meanStd(runs.map((r) => r[i] ?? 0)).mean)]));
+    writeFileSync(join(opts.out, `learning-${row}.svg`), linePlot(`${row}: mean training reward per step`, average(curves)));
+    writeFileSync(join(opts.out, `learning-${row}-dev.svg`), linePlot(`${row}: greedy ${ROWS[row].metric} on the dev split during training`, average(devCurves), devSteps));
   }
 
   writeFileSync(join(opts.out, 'learning.json'), JSON.stringify({ options: opts, seconds: (Date.now() - started) / 1000, results }, null, 2));

@@ -46,7 +46,7 @@ describe.each([
     const [g] = await policy.generate([prompts[1]], { temperature, topP: 1, maxTokens: 5, seed: 4 });
     const seq = [...prompts[1], ...g.tokens];
     const expected = tf.tidy(() => {
-      const lp = tf.logSoftmax(logits(model, [seq.slice(0, -1)]).div(temperature), -1).arraySync()[0];
+      const lp = tf.logSoftmax(logits(model, [seq.slice(0, -1)]).div(temperature) as tf.Tensor3D, -1).arraySync()[0];
       return g.tokens.map((tok, i) => lp[prompts[1].length - 1 + i][tok]);
     });
     g.logProbs.forEach((lp, i) => expect(Math.abs(lp - expected[i])).toBeLessThan(1e-4));
