@@ -23,8 +23,11 @@ export async function buildBaseCheckpoint(config: RunConfig, opts: BaseCheckpoin
   const store = opts.store ?? new LocalArtifactStore(artifactsDir());
   const log = opts.log ?? console.log;
   const backend = await initBackend({ quiet: true });
-  const settings = { env: config.env, split: config.split, seed: config.seed, options: config[config.env as 'apps' | 'deepsearch'], agent: config.agent };
-  const key = `base/${config.env}-${hashSeed(canonicalJson({ ...settings, agent: { ...settings.agent, base: { ...settings.agent.base, checkpoint: null } } })).toString(16)}.ckpt`;
+  // The key hashes only what the base depends on, so RL settings (algorithm, lr, temperature, SALT) can change and reuse it.
+  const { model, sampling } = config.agent;
+  const agent = { model, base: { ...config.agent.base, checkpoint: null }, sampling: { maxTurns: sampling.maxTurns, maxActionTokens: sampling.maxActionTokens } };
+  const settings = { env: config.env, split: config.split, seed: config.seed, options: config[config.env as 'apps' | 'deepsearch'], agent };
+  const key = `base/${config.env}-${hashSeed(canonicalJson(settings)).toString(16)}.ckpt`;
   if (opts.reuse && (await store.has(key))) {
     const bytes = await store.get(key);
     log(`reusing the base policy ${key}`);
