@@ -14,6 +14,7 @@
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../common/random';
 import type { ModelConfig } from './model';
+import { lossTemperature } from './temperature';
 import { readOnnxConfig } from './onnx-export';
 import type { Tokenizer } from './tokenizer';
 
@@ -145,7 +146,7 @@ export class OrtPolicy {
         const rowLogits = logits.subarray(b * perRow + perRow - V, (b + 1) * perRow);
         const token = sample(rowLogits, opts.temperature, opts.topP, row.rng);
         row.tokens.push(token);
-        row.logProbs.push(logSoftmaxAt(rowLogits, token, opts.temperature > 0 ? opts.temperature : 1));
+        row.logProbs.push(logSoftmaxAt(rowLogits, token, lossTemperature(opts.temperature)));
         row.length++;
         const finish = this.finishReason(row, token, stopTokens, opts, tokenizer);
         if (finish) results[row.index] = { tokens: row.tokens, logProbs: row.logProbs, text: row.text, finishReason: finish };

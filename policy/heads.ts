@@ -20,13 +20,6 @@ function atActions(model: Model, batch: Pick<PositionBatch, 'inputs' | 'position
   return hiddenStates(model, batch.inputs, { positions: batch.positions }); // [B,A,C]
 }
 
-/**
- * The temperature RL computes log π at: the one the rollouts sampled at (π_T = softmax(logits / T)), so the
- * loss trains the distribution that produced the data, as verl does; greedy (0) rollouts have no tempered
- * distribution, so they use the model's own.
- */
-export const lossTemperature = (samplingTemperature: number): number => (samplingTemperature > 0 ? samplingTemperature : 1);
-
 /** The policy's log-softmax over the vocabulary at each chosen position, at `temperature`: [B,A,V] (tied LM head, copy head if any). */
 export function logSoftmaxAt(policy: Model, batch: Pick<PositionBatch, 'inputs' | 'positions'>, temperature = 1): tf.Tensor3D {
   const z = logits(policy, batch.inputs, { positions: batch.positions }); // [B,A,V]

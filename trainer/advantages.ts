@@ -64,9 +64,9 @@ export function computeAdvantages(
     trajectories.map((t) => t.reward),
     mask,
   );
+  const scored = scores.scored && new Set(scores.scored); // absent: every row was scored
   let meanKl = 0;
   if (settings.kl.mode === 'reward' && scores.refLogProbs) {
-    const scored = scores.scored && new Set(scores.scored);
     const klMask = scored ? mask.map((row, i) => (scored.has(i) ? row : row.map(() => 0))) : mask; // unscored rows have no log-probs
     const penalised = applyKlPenalty(tokenRewards, scores.oldLogProbs, scores.refLogProbs, klMask, settings.kl.coef, settings.kl.estimator);
     tokenRewards = penalised.rewards;
@@ -108,11 +108,8 @@ export function computeAdvantages(
       break;
     }
   }
-  if (scores.scored) {
-    const scored = new Set(scores.scored);
-    const missing = keep.find((i) => !scored.has(i));
-    if (missing !== undefined) throw new Error(`trajectory ${missing} is trained on but was not scored`);
-  }
+  const missing = scored && keep.find((i) => !scored.has(i));
+  if (missing !== undefined) throw new Error(`trajectory ${missing} is trained on but was not scored`);
   const advantages = settings.salt
     ? stepLevelBatchAdvantages(
         trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: saltSteps(t, settings.saltStates) })),

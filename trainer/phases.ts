@@ -7,7 +7,7 @@
 import { type ArtifactStore, stepKey } from '../common/artifacts';
 import { hashSeed } from '../common/random';
 import { initBackend } from '../policy/backend';
-import { lossTemperature } from '../policy/heads';
+import { lossTemperature } from '../policy/temperature';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import type { RunConfig } from '../workflows/config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
-import { logProbsAndEntropyAt, lossTemperature, valuesAt } from '../policy/heads';
+import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
+import { lossTemperature } from '../policy/temperature';
 import type { Model } from '../policy/model';
 import { AdamW, clipByGlobalNorm, gradients } from '../policy/optim';
 import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
