@@ -32,9 +32,9 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  * - deepsearch: episodes are short and the base's errors are formatting, so 3e-4 at temperature 1 learns
  *   steadily (single-hop EM 0.09 -> 0.33 in 30 steps of 16 tasks).
  */
-const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5 } as const;
+const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
 const ROWS = {
-  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12 } },
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off.
   multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: DEEPSEARCH_RL, contextLength: 768 },
@@ -137,7 +137,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     ...extra,
     agent: {
       model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512 },
-      sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: 48, temperature: Number(opts.temperature ?? spec.rl.temperature) },
+      sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, temperature: Number(opts.temperature ?? spec.rl.temperature) },
       ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
       base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
       ...(extra.agent ?? {}),

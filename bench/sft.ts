@@ -6,12 +6,12 @@
  * Held-out = the turns of every 10th task (in every world), whose episodes are never trained on. Defaults are
  * the settings the issue's figure was measured with; flags change them.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { LocalArtifactStore } from '../common/artifacts';
+import { LocalArtifactStore, sha256 } from '../common/artifacts';
 import { initBackend } from '../policy/backend';
-import { initialAgentState, saveAgentState } from '../trainer/agent-state';
+import { initialAgentState, loadAgentState, saveAgentState } from '../trainer/agent-state';
 import type { Environment } from '../envs/types';
 import { OrtPolicy } from '../policy/generate';
 import { getWeights, parameterCount } from '../policy/model';
@@ -36,6 +36,8 @@ const opts = new Command()
   .option('--lr <x>', 'peak learning rate', '3e-3')
   .option('--eval-every <n>', 'held-out evaluation every n steps', '200')
   .option('--seed <n>', 'seed', '1')
+  .option('--max-action-tokens <n>', 'longest action the policy writes (sampling.maxActionTokens)', '72')
+  .option('--init <file>', 'continue SFT from this base checkpoint (its tokenizer and weights) instead of a fresh policy')
   .option('--eval-splits <list>', 'after SFT, play these splits greedily and report task success (e.g. test_normal)', '')
   .option('--eval-tasks <n>', 'tasks per evaluated split (0 = all)', '0')
   .option('--out <dir>', 'results folder', 'bench/results')
@@ -52,6 +54,7 @@ async function main() {
     seed: Number(opts.seed),
     agent: {
       model: { layers: Number(opts.layers), width: Number(opts.width), copyHead: Boolean(opts.copyHead), rotary: Boolean(opts.rotary) },
+      sampling: { maxActionTokens: Number(opts.maxActionTokens) },
       base: {
         demoWorlds: Number(opts.worlds),
         demosPerTask: Number(opts.demos),
@@ -64,7 +67,10 @@ async function main() {
   });
   const started = Date.now();
   const worlds = demonstrationWorlds(config);
+  const init = opts.init ? await loadAgentState(new LocalArtifactStore(dirname(opts.init)), { key: basename(opts.init), sha256: sha256(readFileSync(opts.init)) }) : undefined;
+  if (init) console.log(`continuing from ${opts.init} (step ${init.step})`);
   const base = await buildBaseModel(worlds, config.agent, {
+    init,
     split: config.split,
     seed: config.seed,
     evalEvery: Number(opts.evalEvery),
@@ -83,6 +89,7 @@ async function main() {
   const lines = [
     `# SFT on ${config.env}/${config.split} expert demonstrations`,
     '',
+    ...(opts.init ? [`Continued from ${opts.init}.`] : []),
     `${base.sft.demos} demonstration turns from ${config.agent.base.demoWorlds} world(s) x ${config.agent.base.demosPerTask} per task, expert noise ${config.agent.base.demoNoise} (expert success ${(100 * base.sft.expertSuccess).toFixed(0)}%).`,
     `Model ${config.agent.model.layers} layers x width ${config.agent.model.width}${config.agent.model.copyHead ? ' with a copy head' : ''}${config.agent.model.rotary ? ', rotary positions' : ''} (${params.toLocaleString('en')} parameters, vocabulary ${base.tokenizer.vocabSize}); ${config.agent.base.sftSteps} steps of ${config.agent.base.sftBatchSize}, peak lr ${config.agent.base.sftLearningRate}; ${backend} backend, ${(seconds / 60).toFixed(1)} min, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s.`,
     '',

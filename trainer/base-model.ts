@@ -58,7 +58,15 @@ export function baseTokenizer(sets: DemonstrationSet[], maxVocab: number): Token
 export async function buildBaseModel(
   worlds: Environment[],
   settings: AgentTraining,
-  opts: { split: string; seed: number; evalEvery?: number; onStep?: (step: number, loss: number) => void; onEval?: SftOptions['onEval'] },
+  opts: {
+    split: string;
+    seed: number;
+    evalEvery?: number;
+    onStep?: (step: number, loss: number) => void;
+    onEval?: SftOptions['onEval'];
+    /** Continue from this policy and its tokenizer instead of a fresh one (its model settings must match). */
+    init?: { tokenizer: Tokenizer; policy: Model };
+  },
 ): Promise<BaseModel> {
   const { base, sampling } = settings;
   const sets = demonstrationSets(worlds, base, opts);
@@ -66,15 +74,19 @@ export async function buildBaseModel(
     demos: sets.flatMap((s) => s.demos),
     expertSuccess: sets.reduce((sum, s) => sum + s.expertSuccess * s.episodes, 0) / Math.max(1, sets.reduce((n, s) => n + s.episodes, 0)),
   };
-  const tokenizer = baseTokenizer(sets, settings.model.maxVocab);
+  const tokenizer = opts.init?.tokenizer ?? baseTokenizer(sets, settings.model.maxVocab);
   const config = modelConfigFor(settings, tokenizer.vocabSize);
+  if (opts.init) {
+    const differs = (Object.keys(config) as (keyof ModelConfig)[]).filter((k) => (opts.init!.policy.config[k] ?? false) !== (config[k] ?? false));
+    if (differs.length) throw new Error(`SFT init policy differs from agent.model in ${differs.map((k) => `${k} (${opts.init!.policy.config[k]} vs ${config[k]})`).join(', ')}`);
+  }
   const examples = demonstrationExamples(tokenizer, set.demos, config.contextLength, sampling.maxActionTokens);
   // Hold out every 10th task, all its demonstrations in every world: held-out turns then come from episodes
   // never trained on, so a value memorised from a neighbouring turn of the same episode cannot pass as imitation.
   const held = heldOutTasks(set.demos.map((d) => d.taskId));
   const train = examples.filter((_, i) => !held.has(set.demos[i].taskId));
   const heldOut = examples.filter((_, i) => held.has(set.demos[i].taskId));
-  const policy = createPolicy(config, opts.seed);
+  const policy = opts.init?.policy ?? createPolicy(config, opts.seed);
   const metrics = await sftTrain(policy, train, {
     steps: base.sftSteps,
     batchSize: base.sftBatchSize,

@@ -33,7 +33,12 @@ export const ModelSizeSchema = z.strictObject({
 export const SamplingSchema = z.strictObject({
   temperature: z.number().min(0).max(5).default(1),
   topP: z.number().gt(0).max(1).default(1),
-  maxActionTokens: z.int().min(1).max(1024).default(48),
+  /**
+   * Longest action the policy may write; SFT refuses a demonstration whose action is longer. Apps' expert
+   * writes up to 54 pieces in train and test_normal, its noisy mistakes up to 66 (values spelled out by
+   * characters vary by world); each piece here is one less for the prompt.
+   */
+  maxActionTokens: z.int().min(1).max(1024).default(72),
   /** Per-episode turn cap; the environment's default when absent. */
   maxTurns: z.int().min(1).max(200).optional(),
 });

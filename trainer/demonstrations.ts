@@ -66,11 +66,21 @@ export function episodeTexts(demos: readonly Demonstration[]): string[] {
   return [...texts.values()].map((parts) => parts.join('\n'));
 }
 
-/** Token sequences with the loss on the action tokens only (the context is the model's input, not its output). */
+/**
+ * Token sequences with the loss on the action tokens only (the context is the model's input, not its output).
+ * An action longer than `maxActionTokens` is refused, not cut: a cut target teaches the policy a call it can
+ * never finish (apps' calendar.create_event runs to 54 pieces; at 48 every such task failed, base and RL alike).
+ */
 export function demonstrationExamples(tokenizer: Tokenizer, demos: readonly Demonstration[], contextLength: number, maxActionTokens: number): SftExample[] {
-  return demos.map(({ context, action }) => {
+  return demos.map(({ taskId, context, action }) => {
     const prompt = promptTokens(tokenizer, context, contextLength, maxActionTokens);
-    const target = tokenizer.encode(action).slice(0, maxActionTokens);
+    const target = tokenizer.encode(action);
+    if (target.length > maxActionTokens) {
+      throw new Error(
+        `demonstration of ${taskId} has a ${target.length}-token action, over sampling.maxActionTokens = ${maxActionTokens} ` +
+          `(raise it so the policy can write every expert action): ${JSON.stringify(action.slice(0, 80))}`,
+      );
+    }
     return { tokens: [...prompt, ...target], lossMask: [...prompt.map(() => 0), ...target.map(() => 1)] };
   });
 }

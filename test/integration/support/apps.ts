@@ -20,7 +20,7 @@ export function appsTestConfig(overrides: Partial<RunConfigInput> = {}) {
     agent: {
       model: { layers: 1, heads: 2, width: 32, contextLength: 512 },
       base: { sftSteps: 20, demosPerTask: 1, sftBatchSize: 8 },
-      sampling: { maxTurns: 4, maxActionTokens: 24 },
+      sampling: { maxTurns: 4 }, // the default maxActionTokens: SFT refuses a limit shorter than an expert action
       ppo: { minibatchSegments: 32 },
     },
     evaluation: { every: 0, split: 'dev', tasks: 8, passK: 0 },

@@ -1,5 +1,9 @@
 import { createAppsEnvironment } from '../../../envs/apps';
-import { baseTokenizer, demonstrationSets, heldOutTasks } from '../../../trainer/base-model';
+import { initBackend } from '../../../policy/backend';
+import { getWeights } from '../../../policy/model';
+import { baseTokenizer, buildBaseModel, demonstrationSets, heldOutTasks } from '../../../trainer/base-model';
+import { parseRunConfig } from '../../../workflows/config';
+import { demonstrationExamples } from '../../../trainer/demonstrations';
 
 describe('the SFT held-out split', () => {
   test('holds out whole tasks (every 10th distinct id, in order of first appearance), whatever their turn count', () => {
@@ -26,5 +30,45 @@ describe('the base tokenizer', () => {
     expect(tokenizer.encode('zq0x7k').map((id) => tokenizer.tokenText(id))).toEqual([...'zq0x7k']);
     // the protocol's words stay whole
     for (const word of ['login', 'password', 'show_api_doc']) expect(tokenizer.encode(word)).toHaveLength(1);
+  });
+});
+
+describe('demonstration examples', () => {
+  const env = createAppsEnvironment();
+  const [set] = demonstrationSets([env], { demosPerTask: 1, demoNoise: 0 }, { split: 'train', seed: 1 });
+  const tokenizer = baseTokenizer([set], 2048);
+  const longest = Math.max(...set.demos.map((d) => tokenizer.encode(d.action).length));
+
+  test('keep every action whole, its stop string last, with the loss on the action only', () => {
+    const examples = demonstrationExamples(tokenizer, set.demos, 512, longest);
+    const i = set.demos.findIndex((d) => tokenizer.encode(d.action).length === longest);
+    const target = examples[i].tokens.filter((_, t) => examples[i].lossMask[t] === 1);
+    expect(tokenizer.decode(target)).toBe(set.demos[i].action);
+    expect(set.demos[i].action.endsWith('\n')).toBe(true);
+  });
+
+  test('refuse an action longer than maxActionTokens instead of cutting it (a cut call can never be finished)', () => {
+    expect(longest).toBeGreaterThan(48); // calendar.create_event: the old default cut it
+    expect(() => demonstrationExamples(tokenizer, set.demos, 512, longest - 1)).toThrow(/over sampling.maxActionTokens = \d+ \(raise it/);
+  });
+});
+
+describe('SFT from a given policy (bench:sft --init)', () => {
+  beforeAll(() => initBackend({ quiet: true }));
+  const settings = (width: number) =>
+    parseRunConfig({ runId: 'init', env: 'apps', steps: 1, agent: { model: { layers: 1, heads: 2, width, contextLength: 512 }, base: { sftSteps: 2, sftBatchSize: 2, demosPerTask: 1 } } }).agent;
+  const worlds = [createAppsEnvironment()];
+
+  test('continues training that policy with its tokenizer, and refuses one whose model settings differ', async () => {
+    const first = await buildBaseModel(worlds, settings(32), { split: 'train', seed: 1 });
+    const before = Object.fromEntries(Object.entries(getWeights(first.policy)).map(([name, w]) => [name, Float32Array.from(w.data)]));
+    const next = await buildBaseModel(worlds, settings(32), { split: 'train', seed: 2, init: first });
+    expect(next.policy).toBe(first.policy);
+    expect(next.tokenizer).toBe(first.tokenizer);
+    const after = getWeights(next.policy);
+    const moved = Object.entries(before).map(([name, w]) => Math.max(...w.map((x, i) => Math.abs(x - after[name].data[i]))));
+    expect(Math.max(...moved)).toBeGreaterThan(0); // trained further, from the given weights
+    expect(Math.max(...moved)).toBeLessThan(0.05); // two small steps, not a fresh initialisation
+    await expect(buildBaseModel(worlds, settings(48), { split: 'train', seed: 1, init: first })).rejects.toThrow(/differs from agent.model in width \(32 vs 48\)/);
   });
 });

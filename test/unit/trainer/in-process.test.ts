@@ -25,7 +25,7 @@ const config = (runId: string, algorithm = 'grpo') =>
     agent: {
       model: { layers: 1, heads: 2, width: 32, contextLength: 512 },
       base: { sftSteps: 3, demosPerTask: 1, sftBatchSize: 4 },
-      sampling: { maxTurns: 2, maxActionTokens: 16, temperature: 0.7 }, // sampler and trainer must both use log π_T
+      sampling: { maxTurns: 2, temperature: 0.7 }, // sampler and trainer must both use log π_T
       ppo: { minibatchSegments: 4 },
     },
     evaluation: { tasks: 2 },
