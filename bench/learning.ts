@@ -28,7 +28,11 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   at temperature 1 only one rollout in five succeeds where greedy decoding solves half the train tasks, so
  *   rollouts sample at 0.6 and train 2 epochs at 1e-4. All 168 test_normal tasks, greedy, 30 steps from
  *   bench:sft's base (38.7%): SALT 45.2%, GRPO 37.5%; before the loss used log π at the sampling temperature,
- *   GRPO's entropy rose 0.19 -> 0.74 and its training reward fell to 0.22 by step 27.
+ *   GRPO's entropy rose 0.19 -> 0.74 and its training reward fell to 0.22 by step 27. SFT then cut actions at 48
+ *   pieces (calendar.create_event needs 54); that base continued 250 steps with whole actions reached 53.6%
+ *   (GRPO 51.8%, SALT 54.8% after 30 steps), and 150 more on noise-0.3 demonstrations gave a base with the
+ *   noisy expert's habits at 29.8% (GRPO 32.7%, SALT 31.0%, training reward at T 0.6 rising 0.11 -> 0.41).
+ *   The bench's own 500-step width-96 base solves no apps task: use --base.
  * - deepsearch: episodes are short and the base's errors are formatting, so 3e-4 at temperature 1 learns
  *   steadily (single-hop EM 0.09 -> 0.33 in 30 steps of 16 tasks).
  */
