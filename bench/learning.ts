@@ -26,22 +26,28 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  * Each row's RL settings, as measured on this machine (2 cores, from the bench's own or bench:sft's base):
  * - apps: lr 1e-3 collapsed the policy within one step (success 22% -> 0-3%) and 3e-4 x 4 epochs within five;
  *   at temperature 1 only one rollout in five succeeds where greedy decoding solves half the train tasks, so
- *   rollouts sample at 0.6 and train 2 epochs at 1e-4. All 168 test_normal tasks, greedy, 30 steps from
- *   bench:sft's base (38.7%): SALT 45.2%, GRPO 37.5%; before the loss used log π at the sampling temperature,
- *   GRPO's entropy rose 0.19 -> 0.74 and its training reward fell to 0.22 by step 27. SFT then cut actions at 48
- *   pieces (calendar.create_event needs 54); that base continued 250 steps with whole actions reached 53.6%
- *   (GRPO 51.8%, SALT 54.8% after 30 steps), and 150 more on noise-0.3 demonstrations gave a base with the
- *   noisy expert's habits at 29.8% (GRPO 32.7%, SALT 31.0%, training reward at T 0.6 rising 0.11 -> 0.41).
+ *   rollouts sample at 0.6 and train 2 epochs at 1e-4. From bases whose flaws are random (noisy demonstrations,
+ *   or none: 29.8%, 38.7%, 53.6% on test_normal) RL moved greedy success by -2 to +7 points: the greedy policy
+ *   already avoids random mistakes, and what it gets wrong (a session token copied with one character off) a
+ *   0.58M-parameter model does not unlearn in 30 steps. From the whole-action base fine-tuned 150 steps on
+ *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, SALT 48.8% (all 168 tasks, greedy).
  *   The bench's own 500-step width-96 base solves no apps task: use --base.
- * - deepsearch: episodes are short and the base's errors are formatting, so 3e-4 at temperature 1 learns
- *   steadily (single-hop EM 0.09 -> 0.33 in 30 steps of 16 tasks).
+ * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
+ *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
  */
 const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
+/**
+ * Each row's base policy: SFT steps and the demonstrations' expert noise and habit (ExpertOptions.habit). With
+ * the deepsearch habit at 0.6 the demonstrations answer from memory at the first turn 60% of the time, so the
+ * greedy base never searches (single-hop EM 0), the weak base model's habit that Search-R1-style RL trains away:
+ * 30 GRPO steps took it to 0.385 (noise 0.3, 1500 SFT steps; 0.37 with noise 0.6 and 1000 steps).
+ */
+const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6 } as const;
 const ROWS = {
-  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
-  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', rl: DEEPSEARCH_RL },
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', base: { sftSteps: 500, demoNoise: 0.3, demoHabit: 0.7 }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
+  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off.
-  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', rl: DEEPSEARCH_RL, contextLength: 768 },
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
 const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
@@ -53,9 +59,10 @@ interface Options {
   seeds: string;
   steps: string;
   tasks?: string;
-  sftSteps: string;
+  sftSteps?: string;
   sftBatch: string;
-  demoNoise: string;
+  demoNoise?: string;
+  demoHabit?: string;
   width: string;
   evalTasks: string;
   evalEvery: string;
@@ -76,9 +83,10 @@ const opts = new Command()
   .option('--seeds <list>', 'run seeds', '1,2,3')
   .option('--steps <n>', 'RL steps per run', '30')
   .option('--tasks <n>', 'tasks per step (default: the row\'s)')
-  .option('--sft-steps <n>', 'SFT steps for the base policy', '500')
+  .option('--sft-steps <n>', 'SFT steps for the base policy (default: the row\'s)')
   .option('--sft-batch <n>', 'sequences per SFT step', '8')
-  .option('--demo-noise <p>', 'expert noise of the demonstrations', '0.3')
+  .option('--demo-noise <p>', 'expert noise of the demonstrations (default: the row\'s)')
+  .option('--demo-habit <p>', 'share of demonstrations with the weak-model habit (default: the row\'s)')
   .option('--width <n>', 'model width', '96')
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
   .option('--eval-every <n>', 'evaluate on the dev split every n RL steps and at the end (0 = only at the end)', '10')
@@ -143,7 +151,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
       model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512 },
       sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, temperature: Number(opts.temperature ?? spec.rl.temperature) },
       ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
-      base: { sftSteps: Number(opts.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
+      base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
       ...(extra.agent ?? {}),
     },
   });

@@ -27,6 +27,7 @@ const opts = new Command()
   .option('--worlds <n>', 'worlds the demonstrations come from (base.demoWorlds)', '8')
   .option('--demos <n>', 'demonstrations per task and world', '1')
   .option('--noise <p>', 'expert noise (0 = flawless)', '0')
+  .option('--habit <p>', 'share of demonstrations with the weak-model habit (base.demoHabit)', '0')
   .option('--layers <n>', 'transformer layers', '2')
   .option('--width <n>', 'model width', '128')
   .option('--no-copy-head', 'no copy (pointer) head: the LM head alone')
@@ -59,6 +60,7 @@ async function main() {
         demoWorlds: Number(opts.worlds),
         demosPerTask: Number(opts.demos),
         demoNoise: Number(opts.noise),
+        demoHabit: Number(opts.habit),
         sftSteps: Number(opts.steps),
         sftBatchSize: Number(opts.batch),
         sftLearningRate: Number(opts.lr),
@@ -90,7 +92,7 @@ async function main() {
     `# SFT on ${config.env}/${config.split} expert demonstrations`,
     '',
     ...(opts.init ? [`Continued from ${opts.init}.`] : []),
-    `${base.sft.demos} demonstration turns from ${config.agent.base.demoWorlds} world(s) x ${config.agent.base.demosPerTask} per task, expert noise ${config.agent.base.demoNoise} (expert success ${(100 * base.sft.expertSuccess).toFixed(0)}%).`,
+    `${base.sft.demos} demonstration turns from ${config.agent.base.demoWorlds} world(s) x ${config.agent.base.demosPerTask} per task, expert noise ${config.agent.base.demoNoise}, habit ${config.agent.base.demoHabit} (expert success ${(100 * base.sft.expertSuccess).toFixed(0)}%).`,
     `Model ${config.agent.model.layers} layers x width ${config.agent.model.width}${config.agent.model.copyHead ? ' with a copy head' : ''}${config.agent.model.rotary ? ', rotary positions' : ''} (${params.toLocaleString('en')} parameters, vocabulary ${base.tokenizer.vocabSize}); ${config.agent.base.sftSteps} steps of ${config.agent.base.sftBatchSize}, peak lr ${config.agent.base.sftLearningRate}; ${backend} backend, ${(seconds / 60).toFixed(1)} min, ${base.sft.tokensPerSecond.toFixed(0)} tokens/s.`,
     '',
     '| step | held-out loss | held-out action-token accuracy |',

@@ -74,6 +74,19 @@ export interface ExpertOptions {
   /** 0 = flawless; higher = more skipped doc look-ups, recoverable mistakes and give-ups. In [0, 1]. */
   noise: number;
   seed: number;
+  /**
+   * Probability of the environment's one systematic flaw of a weak base model (default 0), the kind of habit
+   * the seed's RL runs train away: apps completes a task that asks a question without giving the answer;
+   * deepsearch answers from memory at the first turn instead of searching. In [0, 1].
+   */
+  habit?: number;
+}
+
+/** The expert options' `habit`, checked (0 when absent). */
+export function expertHabit(opts: ExpertOptions): number {
+  const habit = opts.habit ?? 0;
+  if (!(habit >= 0 && habit <= 1)) throw new Error(`expert habit must be in [0, 1], got ${habit}`);
+  return habit;
 }
 
 export interface Environment {

@@ -30,13 +30,14 @@ export function heldOutTasks(taskIds: readonly string[]): Set<string> {
  * worlds' demonstrations share session tokens. */
 export function demonstrationSets(
   worlds: Environment[],
-  base: Pick<AgentTraining['base'], 'demosPerTask' | 'demoNoise'>,
+  base: Pick<AgentTraining['base'], 'demosPerTask' | 'demoNoise'> & Partial<Pick<AgentTraining['base'], 'demoHabit'>>,
   opts: { split: string; seed: number },
 ): DemonstrationSet[] {
   return worlds.map((env, w) =>
     collectDemonstrations(env, env.tasks(opts.split).map((t) => t.id), {
       perTask: base.demosPerTask,
       noise: base.demoNoise,
+      habit: base.demoHabit ?? 0,
       seed: w === 0 ? opts.seed : hashSeed(`${opts.seed}/world/${w}`),
     }),
   );

@@ -76,6 +76,8 @@ export const BaseModelSchema = z.strictObject({
   /** Expert demonstrations per train task, and how noisy the expert is (0 = flawless). */
   demosPerTask: z.int().min(1).max(64).default(2),
   demoNoise: z.number().min(0).max(1).default(0.3),
+  /** Share of demonstrations with the environment's systematic weak-model habit (ExpertOptions.habit). */
+  demoHabit: z.number().min(0).max(1).default(0),
   /**
    * Demonstrations come from the split's tasks in this many worlds: the run's own and those the environment
    * builds from the next seeds. More worlds give more distinct names, passwords and ids, so the policy learns to

@@ -33,7 +33,7 @@ export function withStop(env: Environment, action: string): string {
 export function collectDemonstrations(
   env: Environment,
   taskIds: readonly string[],
-  opts: { perTask: number; noise: number; seed: number },
+  opts: { perTask: number; noise: number; habit?: number; seed: number },
 ): DemonstrationSet {
   const demos: Demonstration[] = [];
   let solved = 0;
@@ -42,7 +42,7 @@ export function collectDemonstrations(
     for (let k = 0; k < opts.perTask; k++, episodeIndex++) {
       const seed = hashSeed(`${opts.seed}/demo/${taskId}/${k}`);
       const episode = env.createEpisode(taskId, seed);
-      const expert = env.expert(taskId, { noise: opts.noise, seed });
+      const expert = env.expert(taskId, { noise: opts.noise, habit: opts.habit, seed });
       while (!episode.done) {
         const context = episode.context();
         const action = withStop(env, expert.act(episode));

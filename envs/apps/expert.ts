@@ -6,9 +6,12 @@
  * `noise`; before a call it first makes a recoverable mistake (bad token, missing argument, misspelled API,
  * mistyped value: all rejected by the API without changing state) with probability 0.35 * noise; and with
  * probability 0.5 * noise it gives up part-way and completes the task early (which fails it).
+ *
+ * With probability `habit`, on a task that asks a question it finds the answer but completes the task without
+ * it (a weak agent's "looked it up, forgot to say it"): one systematic flaw, at one decision, for RL to train away.
  */
 import { Rng, hashSeed } from '../../common/random';
-import type { Agent, Episode, ExpertOptions } from '../types';
+import { expertHabit, type Agent, type Episode, type ExpertOptions } from '../types';
 import { AppsEpisode, CONTEXT_TURNS } from './episode';
 import { formatCall } from './protocol';
 import type { SolutionStep, TaskSpec } from './templates';
@@ -42,7 +45,7 @@ function mistake(step: SolutionStep, rng: Rng): Move {
   };
 }
 
-function plan(spec: TaskSpec, noise: number, rng: Rng): PlanItem[] {
+function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[] {
   const moves: PlanItem[] = [];
   const acts = spec.steps.filter((s) => s.kind === 'act');
   const documented = new Set<string>();
@@ -66,6 +69,7 @@ function plan(spec: TaskSpec, noise: number, rng: Rng): PlanItem[] {
     const stop = rng.int(1, moves.length);
     return [...moves.slice(0, stop), () => formatCall('supervisor', 'complete_task')];
   }
+  if (habit > 0 && spec.answer !== undefined && rng.bool(habit)) return [...moves, () => formatCall('supervisor', 'complete_task')];
   return [...moves, finish];
 }
 
@@ -83,11 +87,12 @@ export class AppsExpert implements Agent {
 
   constructor(private readonly spec: TaskSpec, private readonly opts: ExpertOptions, private readonly taskId: string) {
     if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
+    expertHabit(opts);
   }
 
   act(episode: Episode): string {
     if (!(episode instanceof AppsEpisode)) throw new Error('the apps expert only acts in apps episodes');
-    this.moves ??= plan(this.spec, this.opts.noise, new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
+    this.moves ??= plan(this.spec, this.opts.noise, expertHabit(this.opts), new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
     const move = this.moves[this.next];
     if (!move) return formatCall('supervisor', 'complete_task');
     if (typeof move !== 'function') {

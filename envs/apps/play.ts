@@ -48,10 +48,11 @@ async function main(): Promise<void> {
     .option('--list <split>', 'list the task ids of a split and exit')
     .option('--expert', 'print the scripted expert\'s trajectory instead of playing')
     .option('--noise <x>', 'expert noise in [0, 1]', '0')
+    .option('--habit <x>', 'expert habit in [0, 1]: completes question tasks without the answer', '0')
     .option('--seed <n>', 'episode and expert seed', '0')
     .option('--env-seed <n>', 'environment (task set) seed', '1')
     .parse();
-  const o = program.opts<{ task?: string; list?: string; expert?: boolean; noise: string; seed: string; envSeed: string }>();
+  const o = program.opts<{ task?: string; list?: string; expert?: boolean; noise: string; habit: string; seed: string; envSeed: string }>();
   const env = createAppsEnvironment({ seed: Number(o.envSeed) });
   if (o.list) {
     for (const t of env.tasks(o.list)) console.log(`${t.id}  L${t.level}  ${t.template}  ${t.instruction}`);
@@ -61,8 +62,10 @@ async function main(): Promise<void> {
   if (!taskId) return program.error('give --task <id> (or --list <split>)');
   const noise = Number(o.noise);
   if (!(noise >= 0 && noise <= 1)) program.error('--noise must be a number in [0, 1]');
+  const habit = Number(o.habit);
+  if (!(habit >= 0 && habit <= 1)) program.error('--habit must be a number in [0, 1]');
   const episode = env.createEpisode(taskId, Number(o.seed));
-  if (o.expert) printTrajectory(episode, env.expert(taskId, { noise, seed: Number(o.seed) }));
+  if (o.expert) printTrajectory(episode, env.expert(taskId, { noise, habit, seed: Number(o.seed) }));
   else await playInteractively(episode);
   printScore(episode);
 }

@@ -9,9 +9,11 @@
  * - an early answer (the current bridge entity, before the chain is finished);
  * - wrong bridging (continues the chain from a distractor entity and ends on a wrong answer);
  * - a made-up answer to an unanswerable question instead of "unknown".
+ * With probability `habit` it answers from memory at the first turn without searching (a guess: another
+ * question's answer): a base model's habit of not using its tool, which the seed's RL runs train away.
  */
 import { Rng, hashSeed } from '../../common/random';
-import { Agent, Episode, ExpertOptions } from '../types';
+import { Agent, Episode, ExpertOptions, expertHabit } from '../types';
 import { UNANSWERABLE_ANSWER } from './answers';
 import { DeepSearchEpisode } from './episode';
 import { QaRecord } from './questions';
@@ -39,6 +41,7 @@ export function scriptedExpert(record: QaRecord, opts: ExpertOptions, pools: Exp
   if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
   const rng = new Rng(hashSeed(`${opts.seed}/${record.id}/expert`));
   const noise = opts.noise;
+  const habit = expertHabit(opts);
   // Without a decomposition (a loaded Search-R1 row) the plan is: search the question, then answer.
   const hops = record.hops.length > 0 ? record.hops : [{ query: record.question, answer: record.goldenAnswers[0] }];
   const gold = record.answerable ? record.goldenAnswers[0] : UNANSWERABLE_ANSWER;
@@ -57,6 +60,7 @@ export function scriptedExpert(record: QaRecord, opts: ExpertOptions, pools: Exp
     act(episode: Episode): string {
       const maxTurns = episode instanceof DeepSearchEpisode ? episode.settings.maxTurns : Infinity;
       const turnsLeft = maxTurns - episode.turns.length;
+      if (habit > 0 && episode.turns.length === 0 && rng.bool(habit)) return answer(pickOther(rng, pools.answers, gold));
       if (hop >= hops.length || turnsLeft <= 1) return answer(hop >= hops.length ? finalAnswer() : pickOther(rng, pools.answers, gold));
       if (lastQueryWasPoor && rng.bool(noise * 0.5)) return answer(pickOther(rng, pools.answers, gold));
       if (hop > 0 && rng.bool(noise * 0.15)) return answer(wrongBridge ? wrongBridge.to : hops[hop - 1].answer);

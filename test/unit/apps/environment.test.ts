@@ -66,6 +66,25 @@ describe('apps environment: expert and baselines', () => {
     expect(errorsInSuccesses).toBeGreaterThan(0);
   });
 
+  it('with habit 1 completes every task that asks a question without the answer, and changes no other task', () => {
+    let questions = 0;
+    for (const t of env.tasks('train')) {
+      const clean = expertRun(t.id, 0).turns.map((u) => u.action);
+      const habitual = runEpisode(env.createEpisode(t.id, 0), env.expert(t.id, { noise: 0, habit: 1, seed: 0 }));
+      const actions = habitual.turns.map((u) => u.action);
+      if (!/answer=/.test(clean.at(-1)!)) {
+        expect(actions).toEqual(clean);
+        continue;
+      }
+      questions++;
+      expect(actions.slice(0, -1)).toEqual(clean.slice(0, -1));
+      expect(actions.at(-1)).toMatch(/^supervisor\.complete_task\(\)/);
+      expect(habitual.score().success).toBe(false);
+    }
+    expect(questions).toBeGreaterThan(10);
+    expect(() => env.expert('apps/train/0000', { noise: 0, habit: -0.1, seed: 0 })).toThrow(/habit must be in \[0, 1\]/);
+  });
+
   it('a random-action policy stays under 2% TGC', () => {
     const tasks = ['train', 'dev', 'test_normal', 'test_challenge'].flatMap((s) => env.tasks(s));
     const results = tasks.map((t, i) => runEpisode(env.createEpisode(t.id, i), randomAgent(1000 + i)).score());

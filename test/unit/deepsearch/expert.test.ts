@@ -66,6 +66,16 @@ describe('noisy expert', () => {
     }
   });
 
+  it('answers from memory at the first turn, without searching, with probability habit', () => {
+    const tasks = env.tasks('single/dev');
+    const guessShare = (habit: number) =>
+      tasks.filter((t) => runEpisode(env.createEpisode(t.id, 0), env.expert(t.id, { noise: 0.3, habit, seed: 1 })).turns[0].action.startsWith('<answer>')).length / tasks.length;
+    expect(guessShare(0)).toBe(0);
+    expect(guessShare(1)).toBe(1);
+    expect(Math.abs(guessShare(0.5) - 0.5)).toBeLessThan(4 * Math.sqrt(0.25 / tasks.length)); // binomial: within 4 standard errors
+    expect(() => env.expert(tasks[0].id, { noise: 0, habit: 1.5, seed: 0 })).toThrow(/habit must be in \[0, 1\]/);
+  });
+
   it('is reproducible from its seed', () => {
     const task = env.tasks('multi/dev')[3];
     const actions = (seed: number) => runEpisode(env.createEpisode(task.id, 0), env.expert(task.id, { noise: 0.7, seed })).turns.map((t) => t.action);

@@ -31,6 +31,7 @@ describe('run config', () => {
     [{ apps: { seed: 1, extra: true } }, 'apps'],
     [{ deepsearch: { passages: 100 } }, 'deepsearch.passages'],
     [{ agent: { model: { layers: 0 } } }, 'agent.model.layers'],
+    [{ agent: { base: { demoHabit: 1.5 } } }, 'agent.base.demoHabit'],
   ])('rejects %j naming %s', (patch, field) => {
     const attempt = () => parseRunConfig({ ...example, ...patch });
     expect(attempt).toThrow(InvalidRunConfigError);
