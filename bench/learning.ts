@@ -30,7 +30,7 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   or none: 29.8%, 38.7%, 53.6% on test_normal) RL moved greedy success by -2 to +7 points: the greedy policy
  *   already avoids random mistakes, and what it gets wrong (a session token copied with one character off) a
  *   0.58M-parameter model does not unlearn in 30 steps. From the whole-action base fine-tuned 150 steps on
- *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, SALT 48.8% (all 168 tasks, greedy).
+ *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, LOOP 51.2%, SALT 48.8% (all 168, greedy).
  *   The bench's own 500-step width-96 base solves no apps task: use --base.
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
  *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
@@ -40,7 +40,8 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
  * Each row's base policy: SFT steps and the demonstrations' expert noise and habit (ExpertOptions.habit). With
  * the deepsearch habit at 0.6 the demonstrations answer from memory at the first turn 60% of the time, so the
  * greedy base never searches (single-hop EM 0), the weak base model's habit that Search-R1-style RL trains away:
- * 30 GRPO steps took it to 0.385 (noise 0.3, 1500 SFT steps; 0.37 with noise 0.6 and 1000 steps).
+ * 30 steps took it to 0.385 (GRPO), 0.37 (PPO), 0.365 (LOOP) with noise 0.3 and 1500 SFT steps (GRPO 0.37 with
+ * noise 0.6 and 1000 steps); the trained policies all search, and their misses are malformed or wrong extractions.
  */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6 } as const;
 const ROWS = {
