@@ -40,8 +40,9 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
  * Each row's base policy: SFT steps and the demonstrations' expert noise and habit (ExpertOptions.habit). With
  * the deepsearch habit at 0.6 the demonstrations answer from memory at the first turn 60% of the time, so the
  * greedy base never searches (single-hop EM 0), the weak base model's habit that Search-R1-style RL trains away:
- * 30 steps took it to 0.385 (GRPO), 0.37 (PPO), 0.365 (LOOP) with noise 0.3 and 1500 SFT steps (GRPO 0.37 with
- * noise 0.6 and 1000 steps); the trained policies all search, and their misses are malformed or wrong extractions.
+ * 30 steps took it to 0.385 (GRPO; 0.445 and 0.42 with seeds 2 and 3), 0.37 (PPO), 0.365 (LOOP) with noise 0.3
+ * and 1500 SFT steps (GRPO 0.37 with noise 0.6 and 1000 steps); the trained policies all search, and their misses
+ * are malformed or wrong extractions.
  */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6 } as const;
 const ROWS = {
