@@ -82,11 +82,12 @@ export interface ExpertOptions {
   habit?: number;
 }
 
-/** The expert options' `habit`, checked (0 when absent). */
-export function expertHabit(opts: ExpertOptions): number {
+/** The expert options' noise and habit, checked (habit 0 when absent): every environment's expert starts here. */
+export function expertSettings(opts: ExpertOptions): { noise: number; habit: number } {
   const habit = opts.habit ?? 0;
+  if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
   if (!(habit >= 0 && habit <= 1)) throw new Error(`expert habit must be in [0, 1], got ${habit}`);
-  return habit;
+  return { noise: opts.noise, habit };
 }
 
 export interface Environment {

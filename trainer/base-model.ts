@@ -37,7 +37,7 @@ export function demonstrationSets(
     collectDemonstrations(env, env.tasks(opts.split).map((t) => t.id), {
       perTask: base.demosPerTask,
       noise: base.demoNoise,
-      habit: base.demoHabit ?? 0,
+      habit: base.demoHabit,
       seed: w === 0 ? opts.seed : hashSeed(`${opts.seed}/world/${w}`),
     }),
   );

@@ -11,7 +11,7 @@
  * it (a weak agent's "looked it up, forgot to say it"): one systematic flaw, at one decision, for RL to train away.
  */
 import { Rng, hashSeed } from '../../common/random';
-import { expertHabit, type Agent, type Episode, type ExpertOptions } from '../types';
+import { expertSettings, type Agent, type Episode, type ExpertOptions } from '../types';
 import { AppsEpisode, CONTEXT_TURNS } from './episode';
 import { formatCall } from './protocol';
 import type { SolutionStep, TaskSpec } from './templates';
@@ -65,11 +65,12 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     moves.push(call(step));
   }
   const finish = () => formatCall('supervisor', 'complete_task', spec.answer === undefined ? {} : { answer: spec.answer });
+  const finishWithoutAnswer = () => formatCall('supervisor', 'complete_task');
   if (rng.bool(0.5 * noise)) {
     const stop = rng.int(1, moves.length);
-    return [...moves.slice(0, stop), () => formatCall('supervisor', 'complete_task')];
+    return [...moves.slice(0, stop), finishWithoutAnswer];
   }
-  if (habit > 0 && spec.answer !== undefined && rng.bool(habit)) return [...moves, () => formatCall('supervisor', 'complete_task')];
+  if (habit > 0 && spec.answer !== undefined && rng.bool(habit)) return [...moves, finishWithoutAnswer];
   return [...moves, finish];
 }
 
@@ -85,14 +86,15 @@ export class AppsExpert implements Agent {
   private moves: PlanItem[] | null = null;
   private next = 0;
 
+  private readonly settings: { noise: number; habit: number };
+
   constructor(private readonly spec: TaskSpec, private readonly opts: ExpertOptions, private readonly taskId: string) {
-    if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
-    expertHabit(opts);
+    this.settings = expertSettings(opts);
   }
 
   act(episode: Episode): string {
     if (!(episode instanceof AppsEpisode)) throw new Error('the apps expert only acts in apps episodes');
-    this.moves ??= plan(this.spec, this.opts.noise, expertHabit(this.opts), new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
+    this.moves ??= plan(this.spec, this.settings.noise, this.settings.habit, new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
     const move = this.moves[this.next];
     if (!move) return formatCall('supervisor', 'complete_task');
     if (typeof move !== 'function') {

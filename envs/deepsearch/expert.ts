@@ -13,7 +13,7 @@
  * question's answer): a base model's habit of not using its tool, which the seed's RL runs train away.
  */
 import { Rng, hashSeed } from '../../common/random';
-import { Agent, Episode, ExpertOptions, expertHabit } from '../types';
+import { Agent, Episode, ExpertOptions, expertSettings } from '../types';
 import { UNANSWERABLE_ANSWER } from './answers';
 import { DeepSearchEpisode } from './episode';
 import { QaRecord } from './questions';
@@ -38,10 +38,8 @@ function degrade(rng: Rng, query: string): string {
 }
 
 export function scriptedExpert(record: QaRecord, opts: ExpertOptions, pools: ExpertPools): Agent {
-  if (!(opts.noise >= 0 && opts.noise <= 1)) throw new Error(`expert noise must be in [0, 1], got ${opts.noise}`);
+  const { noise, habit } = expertSettings(opts);
   const rng = new Rng(hashSeed(`${opts.seed}/${record.id}/expert`));
-  const noise = opts.noise;
-  const habit = expertHabit(opts);
   // Without a decomposition (a loaded Search-R1 row) the plan is: search the question, then answer.
   const hops = record.hops.length > 0 ? record.hops : [{ query: record.question, answer: record.goldenAnswers[0] }];
   const gold = record.answerable ? record.goldenAnswers[0] : UNANSWERABLE_ANSWER;
