@@ -37,16 +37,19 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  */
 const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
 /**
- * Each row's base policy: SFT steps and the demonstrations' expert noise and habit (ExpertOptions.habit). With
- * the deepsearch habit at 0.6 the demonstrations answer from memory at the first turn 60% of the time, so the
- * greedy base never searches (single-hop EM 0), the weak base model's habit that Search-R1-style RL trains away:
- * 30 steps took it to 0.385 (GRPO; 0.445 and 0.42 with seeds 2 and 3), 0.37 (PPO), 0.365 (LOOP) with noise 0.3
- * and 1500 SFT steps (GRPO 0.37 with noise 0.6 and 1000 steps); the trained policies all search, and their misses
- * are malformed or wrong extractions.
+ * Each row's base policy: SFT steps, the demonstrations' expert noise and habit (ExpertOptions.habit), the worlds
+ * they come from (base.demoWorlds) and rotary positions. With the deepsearch habit at 0.6 the demonstrations
+ * answer from memory at the first turn 60% of the time, so the greedy base never searches (single-hop EM 0), the
+ * weak base model's habit that Search-R1-style RL trains away. What the trained policy then gets right is set by
+ * how well the base copies names and years out of the retrieved text. Single-hop GRPO, seed 1, 1500 SFT steps,
+ * noise 0.3: demonstrations from one world with learned positions 0.385 (seeds 2, 3: 0.445, 0.42); rotary
+ * positions 0.535; eight worlds 0.62; both 0.685. Eight worlds put 8x more distinct names in front of the
+ * copy head, and relative positions make "copy the token after the one just copied" one rule at every offset.
+ * The misses left are extractions (a name where a year was asked), not decisions: every trained policy searches.
  */
-const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6 } as const;
+const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWorlds: 8, demosPerTask: 1, rotary: true } as const;
 const ROWS = {
-  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', base: { sftSteps: 500, demoNoise: 0.3, demoHabit: 0.7 }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', base: { sftSteps: 500, demoNoise: 0.3, demoHabit: 0.7, demoWorlds: 1, demosPerTask: 2, rotary: false }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off.
   multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL, contextLength: 768 },
@@ -65,6 +68,7 @@ interface Options {
   sftBatch: string;
   demoNoise?: string;
   demoHabit?: string;
+  demoWorlds?: string;
   width: string;
   evalTasks: string;
   evalEvery: string;
@@ -89,6 +93,7 @@ const opts = new Command()
   .option('--sft-batch <n>', 'sequences per SFT step', '8')
   .option('--demo-noise <p>', 'expert noise of the demonstrations (default: the row\'s)')
   .option('--demo-habit <p>', 'share of demonstrations with the weak-model habit (default: the row\'s)')
+  .option('--demo-worlds <n>', 'worlds the demonstrations come from (default: the row\'s)')
   .option('--width <n>', 'model width', '96')
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
   .option('--eval-every <n>', 'evaluate on the dev split every n RL steps and at the end (0 = only at the end)', '10')
@@ -99,13 +104,15 @@ const opts = new Command()
   .option('--epochs <n>', 'PPO epochs over each step\'s rollouts (default: the row\'s)')
   .option('--out <dir>', 'results folder', 'bench/results')
   .option('--reuse', 'reuse base policies already built with the same settings (default: build from nothing)')
-  .option('--base <file>', 'start every run of the apps row from this base checkpoint (e.g. bench:sft\'s) instead of building one')
+  .option('--base <file>', 'start every run from this base checkpoint (e.g. bench:sft\'s) instead of building one; needs a single row')
   .option('--quick', 'smoke scale: 1 seed, 3 steps, 4 tasks, 40 SFT steps, 8 test tasks')
   .parse()
   .opts<Options>();
 
 if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSteps: '40', evalTasks: '8', evalEvery: '2', devTasks: '4' });
 const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
+// One base checkpoint fits one row's environment and tokenizer.
+if (opts.base && list(opts.rows).length !== 1) throw new Error(`--base starts one row's runs; got --rows ${opts.rows}`);
 
 /**
  * Among episodes that call at least one app API (login and supervisor aside), the share whose every such call
@@ -150,10 +157,10 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks) },
     ...extra,
     agent: {
-      model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512 },
+      model: { layers: 2, heads: 4, width: Number(opts.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512, rotary: spec.base.rotary },
       sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, temperature: Number(opts.temperature ?? spec.rl.temperature) },
       ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
-      base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demosPerTask: 2, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
+      base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demoWorlds: Number(opts.demoWorlds ?? spec.base.demoWorlds), demosPerTask: spec.base.demosPerTask, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch), sftLearningRate: 3e-3 },
       ...(extra.agent ?? {}),
     },
   });
@@ -221,7 +228,7 @@ async function main() {
     for (const seed of list<string>(opts.seeds).map(Number)) {
       const baseConfig = configFor(row, seed);
       console.log(`\n== ${row} seed ${seed}: base policy`);
-      const base = opts.base && row === 'apps' ? await givenBase(store, opts.base) : await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
+      const base = opts.base ? await givenBase(store, opts.base) : await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
       const baseState = await loadAgentState(store, base);
       const basePolicy = await publishPolicy(store, keys.policy(baseConfig.runId, 0), baseState.policy, baseState.tokenizer);
       const baseEval = await evaluateOn(ctx, baseConfig, { version: 0, key: basePolicy.key, sha256: basePolicy.sha256 }, 0);
