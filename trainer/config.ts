@@ -26,7 +26,11 @@ export const ModelSizeSchema = z.strictObject({
    * held-out tasks need.
    */
   copyHead: z.boolean().default(true),
-  /** Rotary position embeddings instead of learned absolute positions (policy/model.ts). */
+  /**
+   * Rotary position embeddings instead of learned absolute positions (policy/model.ts). Copying a name token by
+   * token is then one rule at every offset: deepsearch single-hop EM after 30 GRPO steps went 0.385 -> 0.535 from
+   * otherwise equal bases (bench/learning.ts, which turns it on for deepsearch).
+   */
   rotary: z.boolean().default(false),
 });
 
@@ -81,7 +85,8 @@ export const BaseModelSchema = z.strictObject({
   /**
    * Demonstrations come from the split's tasks in this many worlds: the run's own and those the environment
    * builds from the next seeds. More worlds give more distinct names, passwords and ids, so the policy learns to
-   * copy them from its context instead of memorising one world's values.
+   * copy them from its context instead of memorising one world's values (deepsearch single-hop EM after 30 GRPO
+   * steps: 0.385 from one world, 0.62 from eight; bench/learning.ts).
    */
   demoWorlds: z.int().min(1).max(64).default(1),
   sftSteps: z.int().min(1).max(100_000).default(300),
