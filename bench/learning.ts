@@ -43,8 +43,9 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
  * weak base model's habit that Search-R1-style RL trains away. What the trained policy then gets right is set by
  * how well the base copies names and years out of the retrieved text. Single-hop GRPO, seed 1, 1500 SFT steps,
  * noise 0.3: demonstrations from one world with learned positions 0.385 (seeds 2, 3: 0.445, 0.42); rotary
- * positions 0.535; eight worlds 0.62; both 0.685. Eight worlds put 8x more distinct names in front of the
- * copy head, and relative positions make "copy the token after the one just copied" one rule at every offset.
+ * positions 0.535; eight worlds 0.62; both 0.685 (seeds 2, 3: 0.655, 0.85; seed 1 PPO 0.68, SALT and LOOP
+ * 0.685). Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy
+ * the token after the one just copied" one rule at every offset.
  * The misses left are extractions (a name where a year was asked), not decisions: every trained policy searches.
  */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWorlds: 8, demosPerTask: 1, rotary: true } as const;
