@@ -222,6 +222,8 @@ async function main() {
   const ctx: PhaseContext = { store, policies: new PolicyCache(store), states: new Map() };
   const started = Date.now();
   const results: Record<string, unknown>[] = [];
+  // A given base is read, hashed and stored once; every seed's runs start from it.
+  const given = opts.base ? await givenBase(store, opts.base) : undefined;
 
   for (const row of list<RowName>(opts.rows)) {
     const curves: Record<string, number[][]> = {};
@@ -230,7 +232,7 @@ async function main() {
     for (const seed of list<string>(opts.seeds).map(Number)) {
       const baseConfig = configFor(row, seed);
       console.log(`\n== ${row} seed ${seed}: base policy`);
-      const base = opts.base ? await givenBase(store, opts.base) : await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
+      const base = given ?? await buildBaseCheckpoint(baseConfig, { store, reuse: opts.reuse, log: (l) => console.log(l) });
       const baseState = await loadAgentState(store, base);
       const basePolicy = await publishPolicy(store, keys.policy(baseConfig.runId, 0), baseState.policy, baseState.tokenizer);
       const baseEval = await evaluateOn(ctx, baseConfig, { version: 0, key: basePolicy.key, sha256: basePolicy.sha256 }, 0);
