@@ -32,6 +32,7 @@ const opts = new Command()
   .option('--width <n>', 'model width', '128')
   .option('--no-copy-head', 'no copy (pointer) head: the LM head alone')
   .option('--rotary', 'rotary position embeddings instead of learned positions')
+  .option('--context-length <n>', 'model context window in tokens (multi-hop deepsearch contexts need 768)', '512')
   .option('--steps <n>', 'SFT steps', '1000')
   .option('--batch <n>', 'sequences per step', '16')
   .option('--lr <x>', 'peak learning rate', '3e-3')
@@ -52,9 +53,11 @@ async function main() {
     steps: 1,
     env: opts.env,
     split: opts.split,
+    // A deepsearch split names its question family (`multi/train`), which picks the generated questions.
+    ...(opts.env === 'deepsearch' ? { deepsearch: { family: opts.split.startsWith('multi/') ? 'multi' : 'single' } } : {}),
     seed: Number(opts.seed),
     agent: {
-      model: { layers: Number(opts.layers), width: Number(opts.width), copyHead: Boolean(opts.copyHead), rotary: Boolean(opts.rotary) },
+      model: { layers: Number(opts.layers), width: Number(opts.width), contextLength: Number(opts.contextLength), copyHead: Boolean(opts.copyHead), rotary: Boolean(opts.rotary) },
       sampling: { maxActionTokens: Number(opts.maxActionTokens) },
       base: {
         demoWorlds: Number(opts.worlds),

@@ -101,9 +101,29 @@ export async function buildBaseModel(
   });
   metrics.optimizer.dispose();
   const { optimizer: _optimizer, losses: _losses, ...summary } = metrics;
-  return {
+  const model: BaseModel = {
     tokenizer,
     policy,
     sft: { ...summary, demos: set.demos.length, expertSuccess: set.expertSuccess, heldOutAccuracy: metrics.evals.at(-1)?.tokenAccuracy ?? 0 },
   };
+  return base.habitFinetune ? withHabit(worlds, settings, opts, model) : model;
+}
+
+/** `base.habitFinetune`: SFT continued from `model` on demonstrations with the habit, as `bench:sft --init` does. */
+async function withHabit(worlds: Environment[], settings: AgentTraining, opts: Parameters<typeof buildBaseModel>[2], model: BaseModel): Promise<BaseModel> {
+  const { base } = settings;
+  const stage = base.habitFinetune!;
+  const done = base.sftSteps;
+  const next = await buildBaseModel(
+    worlds,
+    { ...settings, base: { ...base, sftSteps: stage.steps, sftLearningRate: stage.learningRate, demoHabit: stage.demoHabit, habitFinetune: undefined } },
+    {
+      ...opts,
+      init: model,
+      onStep: opts.onStep && ((step, loss) => opts.onStep!(done + step, loss)),
+      onEval: opts.onEval && ((e) => opts.onEval!({ ...e, step: done + e.step })),
+    },
+  );
+  const evals = [...model.sft.evals, ...next.sft.evals.map((e) => ({ ...e, step: done + e.step }))];
+  return { ...next, sft: { ...next.sft, steps: done + next.sft.steps, trainedTokens: model.sft.trainedTokens + next.sft.trainedTokens, evals } };
 }

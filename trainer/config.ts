@@ -92,6 +92,20 @@ export const BaseModelSchema = z.strictObject({
   sftSteps: z.int().min(1).max(100_000).default(300),
   sftBatchSize: z.int().min(1).max(512).default(8),
   sftLearningRate: z.number().positive().max(1).default(2e-3),
+  /**
+   * A second SFT stage, continuing from the first on the same worlds' demonstrations but with this share carrying
+   * the habit: a base that learns the task cleanly first and then picks up the weak model's habit is a capable
+   * model with one bad habit, the seed's starting point. Deepsearch multi-hop (bench/learning.ts): 1500 clean
+   * steps then 150 at 1e-3 with habit 0.6 took greedy EM 0.29 -> 0.005, and 30 GRPO steps trained the habit away
+   * (0.315); one stage with the habit gave RL no successful rollout in 9 steps.
+   */
+  habitFinetune: z
+    .strictObject({
+      steps: z.int().min(1).max(100_000),
+      learningRate: z.number().positive().max(1).default(1e-3),
+      demoHabit: z.number().min(0).max(1),
+    })
+    .optional(),
 });
 
 export const AgentTrainingSchema = z.strictObject({

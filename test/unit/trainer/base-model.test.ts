@@ -72,3 +72,25 @@ describe('SFT from a given policy (bench:sft --init)', () => {
     await expect(buildBaseModel(worlds, settings(48), { split: 'train', seed: 1, init: first })).rejects.toThrow(/differs from agent.model in width \(32 vs 48\)/);
   });
 });
+
+describe('a base with a habit stage (base.habitFinetune)', () => {
+  beforeAll(() => initBackend({ quiet: true }));
+  const settings = (base: Record<string, unknown>) =>
+    parseRunConfig({ runId: 'habit', env: 'apps', steps: 1, agent: { model: { layers: 1, heads: 2, width: 32, contextLength: 512 }, base: { sftSteps: 2, sftBatchSize: 2, demosPerTask: 1, demoNoise: 0, ...base } } }).agent;
+  const worlds = [createAppsEnvironment()];
+
+  test('is the clean base trained further on habit demonstrations, as bench:sft --init would, its steps numbered on', async () => {
+    const steps: number[] = [];
+    const staged = await buildBaseModel(worlds, settings({ habitFinetune: { steps: 2, learningRate: 1e-3, demoHabit: 1 } }), { split: 'train', seed: 1, onStep: (s) => steps.push(s) });
+    const clean = await buildBaseModel(worlds, settings({}), { split: 'train', seed: 1 });
+    const continued = await buildBaseModel(worlds, settings({ sftLearningRate: 1e-3, demoHabit: 1 }), { split: 'train', seed: 1, init: clean });
+    const [a, b] = [getWeights(staged.policy), getWeights(continued.policy)];
+    for (const name of Object.keys(b)) expect(Array.from(a[name].data)).toEqual(Array.from(b[name].data));
+    expect(steps).toEqual([0, 1, 2, 3]);
+    expect(staged.sft.steps).toBe(4);
+    expect(staged.sft.evals.map((e) => e.step)).toEqual([2, 4]);
+    // the habit stage's demonstrations: every question task completed without its answer
+    expect(staged.sft.expertSuccess).toBe(continued.sft.expertSuccess);
+    expect(staged.sft.expertSuccess).toBeLessThan(clean.sft.expertSuccess);
+  });
+});
