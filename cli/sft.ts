@@ -33,13 +33,15 @@ export async function buildBaseCheckpoint(config: RunConfig, opts: BaseCheckpoin
     log(`reusing the base policy ${key}`);
     return { key, sha256: sha256(bytes) };
   }
-  log(`building the base policy for ${config.env}/${config.split} on ${backend} (${config.agent.base.sftSteps} SFT steps)`);
+  const { sftSteps, habitFinetune } = config.agent.base;
+  const totalSteps = sftSteps + (habitFinetune?.steps ?? 0);
+  log(`building the base policy for ${config.env}/${config.split} on ${backend} (${sftSteps} SFT steps${habitFinetune ? `, then ${habitFinetune.steps} with the habit` : ''})`);
   const started = Date.now();
   const base = await buildBaseModel(demonstrationWorlds(config), config.agent, {
     split: config.split,
     seed: config.seed,
     onStep: (step, loss) => {
-      if (step % 20 === 0) log(`  sft step ${step}/${config.agent.base.sftSteps}  loss ${loss.toFixed(3)}  ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      if (step % 20 === 0) log(`  sft step ${step}/${totalSteps}  loss ${loss.toFixed(3)}  ${((Date.now() - started) / 1000).toFixed(0)} s`);
     },
   });
   log(
