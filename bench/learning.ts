@@ -57,12 +57,12 @@ const ROWS = {
   // eight worlds, then picks up the answer habit. Rotary positions need no table sized to the window, so the window
   // is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the same examples as at 512).
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
-  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
+  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
   // habit comes in a second SFT stage: from a base trained with it from the start (0.6) no rollout succeeded in 9
   // GRPO steps; from the habit-free base EM went only 0.29 -> 0.34. With the stage, seed 1: 0.005 -> GRPO 0.315,
   // SALT 0.365, LOOP 0.305; seed 2: 0.000 -> GRPO 0.325. RL trains the habit away and keeps what stage one learned.
-  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
 const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
@@ -177,10 +177,10 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks) },
     ...extra,
     agent: {
-      model: { layers: 2, heads: 4, width: Number(opts.width ?? ('width' in spec ? spec.width : 96)), contextLength: 'contextLength' in spec ? spec.contextLength : 512, rotary: spec.base.rotary },
+      model: { layers: 2, heads: 4, width: Number(opts.width ?? spec.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512, rotary: spec.base.rotary },
       sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, temperature: Number(opts.temperature ?? spec.rl.temperature) },
       ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
-      base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demoWorlds: Number(opts.demoWorlds ?? spec.base.demoWorlds), demosPerTask: spec.base.demosPerTask, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch ?? ('sftBatch' in spec ? spec.sftBatch : 8)), sftLearningRate: 3e-3, habitFinetune: habitStage(spec.base) },
+      base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demoWorlds: Number(opts.demoWorlds ?? spec.base.demoWorlds), demosPerTask: spec.base.demosPerTask, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch ?? spec.sftBatch), sftLearningRate: 3e-3, habitFinetune: habitStage(spec.base) },
       ...(extra.agent ?? {}),
     },
   });
