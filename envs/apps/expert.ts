@@ -7,8 +7,10 @@
  * mistyped value: all rejected by the API without changing state) with probability 0.35 * noise; and with
  * probability 0.5 * noise it gives up part-way and completes the task early (which fails it).
  *
- * With probability `habit`, on a task that asks a question it finds the answer but completes the task without
- * it (a weak agent's "looked it up, forgot to say it"): one systematic flaw, at one decision, for RL to train away.
+ * With probability `habit`, on a task with more than one thing to deliver it stops one step short: it finds the
+ * answer to a question but completes the task without it ("looked it up, forgot to say it"), or makes all but the
+ * last of several changes ("done after the one before last"). One systematic flaw, at one decision (when to
+ * complete), for RL to train away; tasks with a single change are left alone.
  */
 import { Rng, hashSeed } from '../../common/random';
 import { expertSettings, type Agent, type Episode, type ExpertOptions } from '../types';
@@ -56,11 +58,13 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     if (!rng.bool(noise)) moves.push(() => formatCall('api_docs', 'show_api_doc', { app_name: s.app, api_name: s.api }));
   }
   const loggedIn = new Set<string>();
+  let lastStepStart = 0;
   for (const step of spec.steps) {
     if (needsLogin(step.app) && !loggedIn.has(step.app)) {
       loggedIn.add(step.app);
       moves.push({ login: step.app });
     }
+    lastStepStart = moves.length;
     if (rng.bool(0.35 * noise)) moves.push(mistake(step, rng));
     moves.push(call(step));
   }
@@ -70,7 +74,10 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     const stop = rng.int(1, moves.length);
     return [...moves.slice(0, stop), finishWithoutAnswer];
   }
-  if (habit > 0 && spec.answer !== undefined && rng.bool(habit)) return [...moves, finishWithoutAnswer];
+  const severalChanges = acts.length >= 2 && spec.steps.at(-1)?.kind === 'act';
+  if (habit > 0 && (spec.answer !== undefined || severalChanges) && rng.bool(habit)) {
+    return [...(spec.answer !== undefined ? moves : moves.slice(0, lastStepStart)), finishWithoutAnswer];
+  }
   return [...moves, finish];
 }
 
