@@ -82,6 +82,7 @@ interface Options {
   habitSteps?: string;
   width?: string;
   evalTasks: string;
+  testSplits?: string;
   evalEvery: string;
   devTasks: string;
   lr?: string;
@@ -108,6 +109,7 @@ const opts = new Command()
   .option('--habit-steps <n>', 'steps of the row\'s second SFT stage with the habit (base.habitFinetune; 0 = none)')
   .option('--width <n>', 'model width (default: the row\'s)')
   .option('--eval-tasks <n>', 'test tasks per split (0 = all)', '0')
+  .option('--test-splits <list>', 'evaluate only these of the row\'s test splits (default: all of them)')
   .option('--eval-every <n>', 'evaluate on the dev split every n RL steps and at the end (0 = only at the end)', '10')
   .option('--dev-tasks <n>', 'dev tasks per evaluation during training', '20')
   .option('--lr <x>', 'RL learning rate (default: the row\'s)')
@@ -125,6 +127,17 @@ if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSte
 const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
 // One base checkpoint fits one row's environment and tokenizer.
 if (opts.base && list(opts.rows).length !== 1) throw new Error(`--base starts one row's runs; got --rows ${opts.rows}`);
+
+/** The row's test splits, or those of them --test-splits names (a row left with none, or a name no row has, is refused). */
+function testSplits(row: RowName): readonly string[] {
+  const all: readonly string[] = ROWS[row].test;
+  if (!opts.testSplits) return all;
+  const chosen = all.filter((split) => list<string>(opts.testSplits!).includes(split));
+  if (chosen.length === 0) throw new Error(`--test-splits ${opts.testSplits} leaves the ${row} row nothing to test; its splits are ${all.join(', ')}`);
+  return chosen;
+}
+const unknownSplit = list<string>(opts.testSplits ?? '').find((split) => split && !list<RowName>(opts.rows).some((row) => (ROWS[row]?.test as readonly string[] | undefined)?.includes(split)));
+if (unknownSplit) throw new Error(`--test-splits: no chosen row has a test split named ${unknownSplit}`);
 
 /**
  * Among episodes that call at least one app API (login and supervisor aside), the share whose every such call
@@ -188,7 +201,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
 
 async function evaluateOn(ctx: PhaseContext, config: RunConfig, policy: { version: number; key: string; sha256: string }, step: number) {
   const out: Record<string, Record<string, number>> = {};
-  for (const split of ROWS[rowOf(config)].test) {
+  for (const split of testSplits(rowOf(config))) {
     const result = await evaluatePhase(ctx, { runId: config.runId, step, config, policy, split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
     const details = JSON.parse(new TextDecoder().decode(await ctx.store.get(result.details.key, result.details.sha256))) as { trajectories: Trajectory[] };
     out[split] = { ...result.metrics, ...(config.env === 'apps' ? { docsFirst: docsFirstShare(details.trajectories) } : {}) };
@@ -286,7 +299,7 @@ async function main() {
 function table(results: Record<string, unknown>[]): string {
   const lines = ['| row | split | metric | ' + ['base', ...list<string>(opts.algorithms)].join(' | ') + ' |', '|---|---|---|' + '---|'.repeat(1 + list(opts.algorithms).length)];
   for (const row of list<RowName>(opts.rows)) {
-    for (const split of ROWS[row].test) {
+    for (const split of testSplits(row)) {
       const metrics = row === 'apps' ? ['success', 'sgc', 'docsFirst'] : ['em', 'f1'];
       for (const metric of metrics) {
         const cells = ['base', ...list<string>(opts.algorithms)].map((algorithm) => {
