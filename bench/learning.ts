@@ -32,8 +32,11 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   0.58M-parameter model does not unlearn in 30 steps. From the whole-action base fine-tuned 150 steps on
  *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, LOOP 51.2%, SALT 48.8% (all 168, greedy).
  *   With rotary positions the clean base copies those tokens (held-out accuracy 99.4%, test_normal 70.8% where
- *   learned positions gave 53.6%); after the habit stage (the row's base) 47.0% -> GRPO 66.1% (seed 1); RL
- *   recovers most of what the habit took, so the gain is capped by the habit's cost (23.8 points).
+ *   learned positions gave 53.6%); after a habit stage that touched questions only, 47.0% -> GRPO 66.1% (seed 1):
+ *   RL recovers most of what the habit took, so the gain is capped by the habit's cost (23.8 points). The habit
+ *   now also stops several-change tasks one change short (47% of test_normal touched, not 29%), yet the same stage
+ *   left the base at 51.2% (SGC 39.3%; clean 74.4%): the base stops short on 75 of the 81 touched tasks, but the clean
+ *   base likely solved few several-change tasks to begin with, so the habit's cost barely grew (23.2 points).
  *   test_challenge stays 0: its contexts (420-980 tokens) are longer than any the base was trained on.
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
  *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
@@ -46,15 +49,15 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
  * weak base model's habit that Search-R1-style RL trains away. What the trained policy then gets right is set by
  * how well the base copies names and years out of the retrieved text. Single-hop GRPO, seed 1, 1500 SFT steps,
  * noise 0.3: demonstrations from one world with learned positions 0.385 (seeds 2, 3: 0.445, 0.42); rotary
- * positions 0.535; eight worlds 0.62; both 0.685 (seeds 2, 3: 0.655, 0.85; seed 1 PPO 0.68, SALT and LOOP
- * 0.685). Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy
+ * positions 0.535; eight worlds 0.62; both 0.685 (seeds 2, 3: 0.655, 0.85; PPO 0.68, 0.66, 0.845; SALT
+ * 0.685, 0.655, 0.85; LOOP 0.685, 0.655, 0.845: the seed moves EM by 0.19, the algorithm by at most 0.005). Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy
  * the token after the one just copied" one rule at every offset.
  * The misses left are extractions (a name where a year was asked), not decisions: every trained policy searches.
  */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWorlds: 8, demosPerTask: 1, rotary: true } as const;
 const ROWS = {
   // Apps: a width-128 model (the deepsearch rows' 96 copied session tokens badly) learns the tasks cleanly from
-  // eight worlds, then picks up the answer habit. Rotary positions need no table sized to the window, so the window
+  // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the window, so the window
   // is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the same examples as at 512).
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
