@@ -50,15 +50,16 @@ const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns
  * how well the base copies names and years out of the retrieved text. Single-hop GRPO, seed 1, 1500 SFT steps,
  * noise 0.3: demonstrations from one world with learned positions 0.385 (seeds 2, 3: 0.445, 0.42); rotary
  * positions 0.535; eight worlds 0.62; both 0.685 (seeds 2, 3: 0.655, 0.85; PPO 0.68, 0.66, 0.845; SALT
- * 0.685, 0.655, 0.85; LOOP 0.685, 0.655, 0.845: the seed moves EM by 0.19, the algorithm by at most 0.005). Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy
- * the token after the one just copied" one rule at every offset.
+ * 0.685, 0.655, 0.85; LOOP 0.685, 0.655, 0.845: the seed moves EM by 0.19, the algorithm by at most 0.005).
+ * Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy the
+ * token after the one just copied" one rule at every offset.
  * The misses left are extractions (a name where a year was asked), not decisions: every trained policy searches.
  */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWorlds: 8, demosPerTask: 1, rotary: true } as const;
 const ROWS = {
   // Apps: a width-128 model (the deepsearch rows' 96 copied session tokens badly) learns the tasks cleanly from
-  // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the window, so the window
-  // is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the same examples as at 512).
+  // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the
+  // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the same examples as at 512).
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
@@ -131,16 +132,17 @@ const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) 
 // One base checkpoint fits one row's environment and tokenizer.
 if (opts.base && list(opts.rows).length !== 1) throw new Error(`--base starts one row's runs; got --rows ${opts.rows}`);
 
-/** The row's test splits, or those of them --test-splits names (a row left with none, or a name no row has, is refused). */
-function testSplits(row: RowName): readonly string[] {
+/** Each chosen row's test splits, or those of them --test-splits names; checked here, before any base is built. */
+const TEST_SPLITS = new Map(list<RowName>(opts.rows).filter((row) => row in ROWS).map((row) => {
   const all: readonly string[] = ROWS[row].test;
-  if (!opts.testSplits) return all;
-  const chosen = all.filter((split) => list<string>(opts.testSplits!).includes(split));
+  const named = opts.testSplits ? list<string>(opts.testSplits) : [...all];
+  const chosen = all.filter((split) => named.includes(split));
   if (chosen.length === 0) throw new Error(`--test-splits ${opts.testSplits} leaves the ${row} row nothing to test; its splits are ${all.join(', ')}`);
-  return chosen;
-}
-const unknownSplit = list<string>(opts.testSplits ?? '').find((split) => split && !list<RowName>(opts.rows).some((row) => (ROWS[row]?.test as readonly string[] | undefined)?.includes(split)));
+  return [row, chosen];
+}));
+const unknownSplit = list<string>(opts.testSplits ?? '').find((split) => split && ![...TEST_SPLITS.values()].some((splits) => splits.includes(split)));
 if (unknownSplit) throw new Error(`--test-splits: no chosen row has a test split named ${unknownSplit}`);
+const testSplits = (row: RowName): readonly string[] => TEST_SPLITS.get(row) ?? ROWS[row].test;
 
 /**
  * Among episodes that call at least one app API (login and supervisor aside), the share whose every such call
