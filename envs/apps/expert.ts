@@ -7,10 +7,10 @@
  * mistyped value: all rejected by the API without changing state) with probability 0.35 * noise; and with
  * probability 0.5 * noise it gives up part-way and completes the task early (which fails it).
  *
- * With probability `habit`, on a task with more than one thing to deliver it stops one step short: it finds the
- * answer to a question but completes the task without it ("looked it up, forgot to say it"), or makes all but the
- * last of several changes ("done after the one before last"). One systematic flaw, at one decision (when to
- * complete), for RL to train away; tasks with a single change are left alone.
+ * With probability `habit`, on a task of more than one step (an answer counts as a step) it stops one step short:
+ * it finds the answer to a question but completes the task without it ("looked it up, forgot to say it"), or
+ * looks up what to change and makes all but the last change ("done after the one before last"). One systematic
+ * flaw, at one decision (when to complete), for RL to train away; a task of one change alone is left alone.
  */
 import { Rng, hashSeed } from '../../common/random';
 import { expertSettings, type Agent, type Episode, type ExpertOptions } from '../types';
@@ -74,8 +74,8 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     const stop = rng.int(1, moves.length);
     return [...moves.slice(0, stop), finishWithoutAnswer];
   }
-  const severalChanges = acts.length >= 2 && spec.steps.at(-1)?.kind === 'act';
-  if (habit > 0 && (spec.answer !== undefined || severalChanges) && rng.bool(habit)) {
+  const severalSteps = spec.steps.length >= 2 && spec.steps.at(-1)?.kind === 'act';
+  if (habit > 0 && (spec.answer !== undefined || severalSteps) && rng.bool(habit)) {
     return [...(spec.answer !== undefined ? moves : moves.slice(0, lastStepStart)), finishWithoutAnswer];
   }
   return [...moves, finish];

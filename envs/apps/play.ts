@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     .option('--list <split>', 'list the task ids of a split and exit')
     .option('--expert', 'print the scripted expert\'s trajectory instead of playing')
     .option('--noise <x>', 'expert noise in [0, 1]', '0')
-    .option('--habit <x>', 'expert habit in [0, 1]: stops one step short on tasks with an answer or several changes', '0')
+    .option('--habit <x>', 'expert habit in [0, 1]: stops one step short on tasks of more than one step', '0')
     .option('--seed <n>', 'episode and expert seed', '0')
     .option('--env-seed <n>', 'environment (task set) seed', '1')
     .parse();

@@ -66,15 +66,16 @@ describe('apps environment: expert and baselines', () => {
     expect(errorsInSuccesses).toBeGreaterThan(0);
   });
 
-  it('with habit 1 stops one step short where there is an answer or several changes, and changes no other task', () => {
-    let [questions, severalChanges] = [0, 0];
+  it('with habit 1 stops one step short on every task of more than one step, and changes no other task', () => {
+    let [questions, severalSteps] = [0, 0];
     for (const t of env.tasks('train')) {
       const clean = expertRun(t.id, 0).turns.map((u) => u.action);
       const habitual = runEpisode(env.createEpisode(t.id, 0), env.expert(t.id, { noise: 0, habit: 1, seed: 0 }));
       const actions = habitual.turns.map((u) => u.action);
-      const changes = clean.filter((a) => /^(todo\.delete_task|payments\.decline_request|phone\.send_message|notes\.delete_note)\(/.test(a));
+      // the task's own calls: no doc look-ups, passwords, logins or completion
+      const work = clean.filter((a) => !/^(api_docs\.|supervisor\.|\w+\.login\()/.test(a));
       const question = /answer=/.test(clean.at(-1)!);
-      if (!question && changes.length < 2) {
+      if (!question && work.length < 2) {
         expect(actions).toEqual(clean);
         continue;
       }
@@ -83,7 +84,7 @@ describe('apps environment: expert and baselines', () => {
         // everything up to the answer, then completed without it
         expect(actions.slice(0, -1)).toEqual(clean.slice(0, -1));
       } else {
-        severalChanges++;
+        severalSteps++;
         // every move but the last change (the clean run's move before complete_task)
         expect(actions.slice(0, -1)).toEqual(clean.slice(0, -2));
       }
@@ -91,7 +92,7 @@ describe('apps environment: expert and baselines', () => {
       expect(habitual.score().success).toBe(false);
     }
     expect(questions).toBeGreaterThan(10);
-    expect(severalChanges).toBeGreaterThan(5);
+    expect(severalSteps).toBeGreaterThan(15);
     expect(() => env.expert('apps/train/0000', { noise: 0, habit: -0.1, seed: 0 })).toThrow(/habit must be in \[0, 1\]/);
   });
 

@@ -89,7 +89,7 @@ describe('a base with a habit stage (base.habitFinetune)', () => {
     expect(steps).toEqual([0, 1, 2, 3]);
     expect(staged.sft.steps).toBe(4);
     expect(staged.sft.evals.map((e) => e.step)).toEqual([2, 4]);
-    // the habit stage's demonstrations: question tasks completed without the answer, several changes one short
+    // the habit stage's demonstrations: every task of more than one step stopped one step short
     expect(staged.sft.expertSuccess).toBe(continued.sft.expertSuccess);
     expect(staged.sft.expertSuccess).toBeLessThan(clean.sft.expertSuccess);
   });
