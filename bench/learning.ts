@@ -31,12 +31,14 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   already avoids random mistakes, and what it gets wrong (a session token copied with one character off) a
  *   0.58M-parameter model does not unlearn in 30 steps. From the whole-action base fine-tuned 150 steps on
  *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, LOOP 51.2%, SALT 48.8% (all 168, greedy).
- *   With rotary positions the clean base copies those tokens (held-out accuracy 99.4%, test_normal 70.8% where
- *   learned positions gave 53.6%); after a habit stage that touched questions only, 47.0% -> GRPO 66.1% (seed 1):
- *   RL recovers most of what the habit took, so the gain is capped by the habit's cost (23.8 points). The habit
- *   now also stops several-change tasks one change short (47% of test_normal touched, not 29%), yet the same stage
- *   left the base at 51.2% (SGC 39.3%; clean 74.4%): the base stops short on 75 of the 81 touched tasks, but the clean
- *   base likely solved few several-change tasks to begin with, so the habit's cost barely grew (23.2 points).
+ *   With rotary positions the clean base copies those tokens (held-out accuracy 99.4%, test_normal 74.4%). RL
+ *   takes back what a habit stage costs, so the habit sets the gain: one that touched questions only left the base
+ *   at 47.0% (GRPO 66.1%), one that also stopped several changes one short at 51.2% (GRPO 74.4%); both cost ~23
+ *   points, as they touched tasks the clean base mostly failed anyway. Stopping one step short on every task of
+ *   more than one step (a lookup then a change too: 123 of 168 test_normal tasks) leaves the base at 31.0% (SGC
+ *   25.0%: it solves 43 of the 45 one-change tasks, 9 of the other 123). Seed 1, 30 steps: GRPO 66.7% (+35.7,
+ *   SGC 46.4%), SALT 64.3% (+33.3, SGC 51.8%), LOOP 58.3% (+27.4, SGC 48.2%; it never learned to answer: 0 of
+ *   48 questions). The docs-first share fell 0.57 -> 0.50 under all three.
  *   test_challenge stays 0: its contexts (420-980 tokens) are longer than any the base was trained on.
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
  *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
