@@ -10,7 +10,7 @@
  * With probability `habit`, on a task of more than one step (an answer counts as a step) it stops one step short:
  * it finds the answer to a question but completes the task without it ("looked it up, forgot to say it"), or
  * looks up what to change and makes all but the last change ("done after the one before last"). One systematic
- * flaw, at one decision (when to complete), for RL to train away; a task of one change alone is left alone.
+ * flaw, at one decision (when to complete), for RL to train away; a task that is a single change is left as it is.
  */
 import { Rng, hashSeed } from '../../common/random';
 import { expertSettings, type Agent, type Episode, type ExpertOptions } from '../types';
