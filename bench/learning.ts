@@ -61,7 +61,8 @@ const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWo
 const ROWS = {
   // Apps: a width-128 model (the deepsearch rows' 96 copied session tokens badly) learns the tasks cleanly from
   // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the
-  // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the same examples as at 512).
+  // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the
+  // same examples as at 512).
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
@@ -134,8 +135,11 @@ const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) 
 // One base checkpoint fits one row's environment and tokenizer.
 if (opts.base && list(opts.rows).length !== 1) throw new Error(`--base starts one row's runs; got --rows ${opts.rows}`);
 
+const unknownRow = list<string>(opts.rows).find((row) => !(row in ROWS));
+if (unknownRow) throw new Error(`--rows: no row named ${unknownRow}; the rows are ${Object.keys(ROWS).join(', ')}`);
+
 /** Each chosen row's test splits, or those of them --test-splits names; checked here, before any base is built. */
-const TEST_SPLITS = new Map(list<RowName>(opts.rows).filter((row) => row in ROWS).map((row) => {
+const TEST_SPLITS = new Map(list<RowName>(opts.rows).map((row) => {
   const all: readonly string[] = ROWS[row].test;
   const named = opts.testSplits ? list<string>(opts.testSplits) : [...all];
   const chosen = all.filter((split) => named.includes(split));
@@ -144,7 +148,7 @@ const TEST_SPLITS = new Map(list<RowName>(opts.rows).filter((row) => row in ROWS
 }));
 const unknownSplit = list<string>(opts.testSplits ?? '').find((split) => split && ![...TEST_SPLITS.values()].some((splits) => splits.includes(split)));
 if (unknownSplit) throw new Error(`--test-splits: no chosen row has a test split named ${unknownSplit}`);
-const testSplits = (row: RowName): readonly string[] => TEST_SPLITS.get(row) ?? ROWS[row].test;
+const testSplits = (row: RowName): readonly string[] => TEST_SPLITS.get(row)!;
 
 /**
  * Among episodes that call at least one app API (login and supervisor aside), the share whose every such call

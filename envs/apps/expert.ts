@@ -74,10 +74,10 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     const stop = rng.int(1, moves.length);
     return [...moves.slice(0, stop), finishWithoutAnswer];
   }
+  // One step short: a question's moves without the answer, or a task of several steps without its last change.
   const severalSteps = spec.steps.length >= 2 && spec.steps.at(-1)?.kind === 'act';
-  if (habit > 0 && (spec.answer !== undefined || severalSteps) && rng.bool(habit)) {
-    return [...(spec.answer !== undefined ? moves : moves.slice(0, lastStepStart)), finishWithoutAnswer];
-  }
+  const oneShort = spec.answer !== undefined ? moves : severalSteps ? moves.slice(0, lastStepStart) : undefined;
+  if (habit > 0 && oneShort && rng.bool(habit)) return [...oneShort, finishWithoutAnswer];
   return [...moves, finish];
 }
 
