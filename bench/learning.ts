@@ -41,7 +41,8 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   48 questions), PPO 41.7% (+10.7, SGC 32.1%: it trained the habit away as well, 9 -> 69 of the 123 touched
  *   tasks, but garbled the one call after the login on the one-change tasks, 43 -> 1 of 45; 111 min at 3.5 min
  *   a step, its critic training on every group). The docs-first share fell 0.57 -> 0.50 (0.42 under PPO).
- *   test_challenge stays 0: its contexts (420-980 tokens) are longer than any the base was trained on.
+ *   test_challenge stays 0 for every policy: all its templates are unseen in training, and its contexts (420-980
+ *   tokens) are longer than any the base was trained on.
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
  *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
  */
@@ -70,8 +71,8 @@ const ROWS = {
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
   // habit comes in a second SFT stage: from a base trained with it from the start (0.6) no rollout succeeded in 9
   // GRPO steps; from the habit-free base EM went only 0.29 -> 0.34. With the stage, seed 1: 0.005 -> GRPO 0.315,
-  // SALT 0.365, LOOP 0.305; seed 2: 0.000 -> GRPO 0.325; seed 3: 0.000 -> GRPO 0.365, SALT 0.425, LOOP 0.335.
-  // RL trains the habit away and keeps what stage one learned.
+  // SALT 0.365, LOOP 0.305; seed 2: 0.000 -> GRPO 0.325; seed 3: 0.000 -> GRPO 0.365, SALT 0.425, LOOP 0.335,
+  // PPO 0.315. RL trains the habit away and keeps what stage one learned.
   multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
