@@ -135,7 +135,8 @@ export function modelFromWeights(config: ModelConfig, kind: ModelKind, arrays: W
     const array = arrays[name];
     if (!array) throw new Error(`weights: missing ${name}`);
     if (array.shape.join(',') !== shape.join(',')) throw new Error(`weights: ${name} has shape [${array.shape}], expected [${shape}]`);
-    weights[name] = tf.variable(tf.tensor(array.data, shape, 'float32'), trainable, `${prefix}/${name}`);
+    // tidy frees the initial tensor, which would otherwise keep the weights' memory after the variable's dispose.
+    weights[name] = tf.tidy(() => tf.variable(tf.tensor(array.data, shape, 'float32'), trainable, `${prefix}/${name}`));
   }
   return { kind, config: { ...config }, weights, trainable };
 }

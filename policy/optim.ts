@@ -37,8 +37,9 @@ export class AdamW {
   ) {
     this.config = { ...DEFAULT_ADAMW, ...config };
     for (const [name, p] of Object.entries(params)) {
-      this.m[name] = tf.variable(tf.zerosLike(p), false);
-      this.v[name] = tf.variable(tf.zerosLike(p), false);
+      // tidy frees the zeros tensors, which would otherwise keep the moments' memory after dispose().
+      this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+      this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
     }
   }
 

@@ -12,6 +12,7 @@ import {
   initPolicyPhase,
   PhaseContext,
   PublishedPolicy,
+  releaseContext,
   rolloutPhase,
   scorePhase,
   selectTasksPhase,
@@ -63,51 +64,56 @@ export async function trainInProcess(
     return result;
   };
 
-  opts.log?.('building the base policy');
-  let policy: PublishedPolicy = await initPolicyPhase(ctx, runId, config);
-  const reference = policy.checkpoint;
-  const history: { step: number; taskId: string; success: boolean }[] = [];
-  const steps: InProcessStep[] = [];
-  const evaluations: InProcessResult['evaluations'] = [];
-  const evaluate = async (step: number) => {
-    const { split, tasks } = config.evaluation;
-    const result = await evaluatePhase(ctx, { runId, step, config, policy, split: split!, tasks, mode: 'greedy', k: 1 });
-    evaluations.push({ step, split: split!, metrics: result.metrics });
-    opts.log?.(`eval step ${step} ${split}: ${JSON.stringify(result.metrics)}`);
-  };
-
-  for (let step = 0; step < config.steps; step++) {
-    const phaseMs: Record<string, number> = {};
-    const input = { runId, step, config };
-    const taskIds = await timed(phaseMs, 'selectTasks', async () => selectTasksPhase(config, step, history));
-    const { rollouts } = await timed(phaseMs, 'rolloutBatch', () => rolloutPhase(ctx, { ...input, shard: 0, taskIds, firstGroup: 0, policy }));
-    const rewards = await timed(phaseMs, 'checkRewards', () => checkRewardsPhase(ctx, runId, step, config, [rollouts]));
-    const scores = await timed(phaseMs, 'scoreBatch', () => scorePhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, policy, reference }));
-    const advantages = await timed(phaseMs, 'computeAdvantages', () =>
-      advantagesPhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, scores: scores.scores }),
-    );
-    const update = await timed(phaseMs, 'updatePolicy', () =>
-      updatePhase(ctx, { ...input, policy, reference, rollouts: [rollouts], scores: scores.scores, advantages: advantages.advantages, learningRate: config.learningRate }),
-    );
-    policy = await timed(phaseMs, 'syncWeights', () => syncPhase(ctx, runId, update.checkpoint));
-    for (const row of rewards.rows) history.push({ step, taskId: row.taskId, success: row.success });
-
-    const record: InProcessStep = {
-      step,
-      policyVersion: policy.version,
-      meanReward: rewards.meanReward,
-      successRate: rewards.successRate,
-      entropy: scores.entropy,
-      clipFraction: update.metrics.clipFraction,
-      ppoKl: update.metrics.ppoKl,
-      flatGroups: advantages.flatGroups,
-      optimizerSteps: update.metrics.optimizerSteps,
-      phaseMs,
+  try {
+    opts.log?.('building the base policy');
+    let policy: PublishedPolicy = await initPolicyPhase(ctx, runId, config);
+    const reference = policy.checkpoint;
+    const history: { step: number; taskId: string; success: boolean }[] = [];
+    const steps: InProcessStep[] = [];
+    const evaluations: InProcessResult['evaluations'] = [];
+    const evaluate = async (step: number) => {
+      const { split, tasks } = config.evaluation;
+      const result = await evaluatePhase(ctx, { runId, step, config, policy, split: split!, tasks, mode: 'greedy', k: 1 });
+      evaluations.push({ step, split: split!, metrics: result.metrics });
+      opts.log?.(`eval step ${step} ${split}: ${JSON.stringify(result.metrics)}`);
     };
-    steps.push(record);
-    opts.onStep?.(record);
-    if (config.evaluation.every > 0 && (step + 1) % config.evaluation.every === 0 && step + 1 < config.steps) await evaluate(step + 1);
+
+    for (let step = 0; step < config.steps; step++) {
+      const phaseMs: Record<string, number> = {};
+      const input = { runId, step, config };
+      const taskIds = await timed(phaseMs, 'selectTasks', async () => selectTasksPhase(config, step, history));
+      const { rollouts } = await timed(phaseMs, 'rolloutBatch', () => rolloutPhase(ctx, { ...input, shard: 0, taskIds, firstGroup: 0, policy }));
+      const rewards = await timed(phaseMs, 'checkRewards', () => checkRewardsPhase(ctx, runId, step, config, [rollouts]));
+      const scores = await timed(phaseMs, 'scoreBatch', () => scorePhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, policy, reference }));
+      const advantages = await timed(phaseMs, 'computeAdvantages', () =>
+        advantagesPhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, scores: scores.scores }),
+      );
+      const update = await timed(phaseMs, 'updatePolicy', () =>
+        updatePhase(ctx, { ...input, policy, reference, rollouts: [rollouts], scores: scores.scores, advantages: advantages.advantages, learningRate: config.learningRate }),
+      );
+      policy = await timed(phaseMs, 'syncWeights', () => syncPhase(ctx, runId, update.checkpoint));
+      for (const row of rewards.rows) history.push({ step, taskId: row.taskId, success: row.success });
+
+      const record: InProcessStep = {
+        step,
+        policyVersion: policy.version,
+        meanReward: rewards.meanReward,
+        successRate: rewards.successRate,
+        entropy: scores.entropy,
+        clipFraction: update.metrics.clipFraction,
+        ppoKl: update.metrics.ppoKl,
+        flatGroups: advantages.flatGroups,
+        optimizerSteps: update.metrics.optimizerSteps,
+        phaseMs,
+      };
+      steps.push(record);
+      opts.onStep?.(record);
+      if (config.evaluation.every > 0 && (step + 1) % config.evaluation.every === 0 && step + 1 < config.steps) await evaluate(step + 1);
+    }
+    await evaluate(config.steps);
+    return { policy, steps, evaluations };
+  } finally {
+    // The run's states and loaded policies die with it; the returned policy lives on in the store.
+    await releaseContext(ctx);
   }
-  await evaluate(config.steps);
-  return { policy, steps, evaluations };
 }

@@ -11,7 +11,7 @@ import { lossTemperature } from '../policy/temperature';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import type { RunConfig } from '../workflows/config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
-import { AgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
+import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
 import { buildBaseModel } from './base-model';
 import { textEnvironment, TextEnvName } from './environments';
 import { evaluatePolicy } from './evaluate';
@@ -80,9 +80,30 @@ async function stateFor(ctx: PhaseContext, ref: ArtifactRef): Promise<AgentState
   return entry;
 }
 
-/** Keep only the given checkpoints' states in memory (the policy being trained and the frozen reference). */
+/**
+ * Keep only the given checkpoints' states in memory (the policy being trained and the frozen reference). The
+ * others' tensors are freed: tfjs keeps every variable until it is disposed, so a dropped state would otherwise
+ * stay in the backend's heap for good (a state a step in the bench; the gpu worker runs one activity at a time).
+ */
 function retainStates(ctx: PhaseContext, keep: string[]): void {
-  for (const sha of [...ctx.states.keys()]) if (!keep.includes(sha)) ctx.states.delete(sha);
+  for (const [sha, entry] of [...ctx.states]) {
+    if (keep.includes(sha)) continue;
+    ctx.states.delete(sha);
+    void entry.then(disposeAgentState, () => undefined);
+  }
+}
+
+/** Cache a state under its checkpoint's hash; one it replaces (a retried update gives the same bytes) is freed. */
+function cacheState(ctx: PhaseContext, sha: string, state: AgentState): void {
+  const replaced = ctx.states.get(sha);
+  ctx.states.set(sha, Promise.resolve(state));
+  void replaced?.then((old) => old !== state && disposeAgentState(old), () => undefined);
+}
+
+/** Free every state and loaded policy the context holds (a finished in-process run). */
+export async function releaseContext(ctx: PhaseContext): Promise<void> {
+  retainStates(ctx, []);
+  await ctx.policies.clear();
 }
 
 /** Version 0: the base policy (given, or built by SFT on expert demonstrations), checkpointed and published. */
@@ -102,10 +123,13 @@ export async function initPolicyPhase(ctx: PhaseContext, runId: string, config: 
     sft = { demos: base.sft.demos, expertSuccess: base.sft.expertSuccess, heldOutAccuracy: base.sft.heldOutAccuracy, finalLoss: base.sft.finalLoss };
     state = initialAgentState(base.tokenizer, base.policy, { withCritic: false, seed: config.seed });
   }
-  if (needsCritic(config) && !state.critic) state = initialAgentState(state.tokenizer, state.policy, { withCritic: true, seed: config.seed });
+  if (needsCritic(config) && !state.critic) {
+    state.policyOptimizer.dispose(); // the state with a critic brings fresh optimizers
+    state = initialAgentState(state.tokenizer, state.policy, { withCritic: true, seed: config.seed });
+  }
   const checkpoint = await saveAgentState(ctx.store, keys.checkpoint(runId, 0), state);
   const policy = await publishPolicy(ctx.store, keys.policy(runId, 0), state.policy, state.tokenizer);
-  ctx.states.set(checkpoint.sha256, Promise.resolve(state));
+  cacheState(ctx, checkpoint.sha256, state);
   return { version: 0, key: policy.key, sha256: policy.sha256, checkpoint: { key: checkpoint.key, sha256: checkpoint.sha256 }, sft };
 }
 
@@ -275,7 +299,7 @@ export async function updatePhase(
   });
   state.step = step + 1;
   const ref = await saveAgentState(ctx.store, key, state);
-  ctx.states.set(ref.sha256, Promise.resolve(state));
+  cacheState(ctx, ref.sha256, state);
   retainStates(ctx, [ref.sha256, input.reference.sha256]);
   return { checkpoint: { key: ref.key, sha256: ref.sha256, version, step: step + 1 }, metrics };
 }

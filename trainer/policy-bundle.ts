@@ -53,4 +53,11 @@ export class PolicyCache {
     }
     return entry;
   }
+
+  /** Release every loaded session (the cache stays usable). */
+  async clear(): Promise<void> {
+    const entries = [...this.loaded.values()];
+    this.loaded.clear();
+    await Promise.all(entries.map((entry) => entry.then((p) => p.policy.release(), () => undefined)));
+  }
 }

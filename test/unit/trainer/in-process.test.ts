@@ -1,8 +1,9 @@
 /**
  * The whole text-agent step (base SFT, rollout, reward check, scoring, advantages, PPO update, weight sync) in
  * one process on a tiny apps config: reproducible from config + seed, and the trainer's recomputed log-probs
- * agree with the sampler's.
+ * agree with the sampler's; a finished run leaves no tensors behind.
  */
+import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +13,12 @@ import { keys } from '../../../trainer/phases';
 import { Scores } from '../../../trainer/score';
 import { parseRunConfig } from '../../../workflows/config';
 
-const config = (runId: string, algorithm = 'grpo') =>
+const config = (runId: string, algorithm = 'grpo', steps = 1) =>
   parseRunConfig({
     runId,
     env: 'apps',
     algorithm,
-    steps: 1,
+    steps,
     tasksPerStep: 2,
     groupSize: 2,
     rolloutShards: 1,
@@ -62,5 +63,15 @@ describe('in-process training on apps', () => {
       }),
     );
     expect(compared).toBeGreaterThan(0);
+  }, 180_000);
+
+  // Each step replaces the trainer's state (policy, critic, optimizer moments); a bench runs dozens of runs in one
+  // process, and undisposed tfjs variables stay in the backend's heap for good.
+  it('frees every state and tensor a run made once it returns', async () => {
+    await trainInProcess(config('warm-up', 'ppo'), store()); // backend set-up allocates once
+    const before = tf.memory().numTensors;
+    const run = await trainInProcess(config('three-steps', 'ppo', 3), store());
+    expect(run.policy.version).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
   }, 180_000);
 });
