@@ -45,19 +45,20 @@ export class PolicyCache {
       entry = this.store.get(ref.key, ref.sha256).then(openPolicyBundle);
       entry.catch(() => this.loaded.delete(ref.sha256));
       this.loaded.set(ref.sha256, entry);
-      while (this.loaded.size > this.capacity) {
-        const [oldest, value] = this.loaded.entries().next().value!;
-        this.loaded.delete(oldest);
-        void value.then((p) => p.policy.release()).catch(() => undefined);
-      }
+      while (this.loaded.size > this.capacity) void this.evict(this.loaded.keys().next().value!);
     }
     return entry;
   }
 
   /** Release every loaded session (the cache stays usable). */
   async clear(): Promise<void> {
-    const entries = [...this.loaded.values()];
-    this.loaded.clear();
-    await Promise.all(entries.map((entry) => entry.then((p) => p.policy.release(), () => undefined)));
+    await Promise.all([...this.loaded.keys()].map((sha256) => this.evict(sha256)));
+  }
+
+  /** Forget a version and release its session once it has loaded (a failed load has nothing to release). */
+  private evict(sha256: string): Promise<void> {
+    const entry = this.loaded.get(sha256)!;
+    this.loaded.delete(sha256);
+    return entry.then((p) => p.policy.release()).catch(() => undefined);
   }
 }
