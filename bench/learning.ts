@@ -41,6 +41,12 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflow
  *   48 questions), PPO 41.7% (+10.7, SGC 32.1%: it trained the habit away as well, 9 -> 69 of the 123 touched
  *   tasks, but garbled the one call after the login on the one-change tasks, 43 -> 1 of 45; 111 min at 3.5 min
  *   a step, its critic training on every group). The docs-first share fell 0.57 -> 0.50 (0.42 under PPO).
+ *   Seeds 2 and 3 (GRPO only): base 25.0% / 39.3%, GRPO 36.3% / 66.1% (+11.3 / +26.8; SGC 21.4 -> 23.2%, 23.2 ->
+ *   44.6%); three-seed means: base 31.8%, GRPO 56.4% +- 17.4. Seed 2's habit went deeper: its base solved none of
+ *   the text_contact, delete_done_todos and text_relation tasks (45 of 168), so their rollout groups all failed
+ *   and gave GRPO nothing to learn from; it learned only the question answers (wallet_balance 0 -> 14 of 15).
+ *   Seed 3's base solved a few of each and GRPO took them up (text_contact 3 -> 15, delete_done_todos 9 -> 11).
+ *   Sampling seed 2's rollouts at temperature 1 instead of 0.6 raised training success but not the test (38.1%).
  *   test_challenge stays 0 for every policy: all its templates are unseen in training, and its contexts (420-980
  *   tokens) are longer than any the base was trained on.
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
