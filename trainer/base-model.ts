@@ -109,14 +109,20 @@ export async function buildBaseModel(
   return base.habitFinetune ? withHabit(worlds, settings, opts, model) : model;
 }
 
+/** The settings of `base.habitFinetune`'s stage on its own: SFT from a given model with the habit's steps, rate and share. */
+export function habitStageSettings(settings: AgentTraining): AgentTraining {
+  const { base } = settings;
+  const stage = base.habitFinetune;
+  if (!stage) throw new Error('habitStageSettings: agent.base has no habitFinetune stage');
+  return { ...settings, base: { ...base, sftSteps: stage.steps, sftLearningRate: stage.learningRate, demoHabit: stage.demoHabit, habitFinetune: undefined } };
+}
+
 /** `base.habitFinetune`: SFT continued from `model` on demonstrations with the habit, as `bench:sft --init` does. */
 async function withHabit(worlds: Environment[], settings: AgentTraining, opts: Parameters<typeof buildBaseModel>[2], model: BaseModel): Promise<BaseModel> {
-  const { base } = settings;
-  const stage = base.habitFinetune!;
-  const done = base.sftSteps;
+  const done = settings.base.sftSteps;
   const next = await buildBaseModel(
     worlds,
-    { ...settings, base: { ...base, sftSteps: stage.steps, sftLearningRate: stage.learningRate, demoHabit: stage.demoHabit, habitFinetune: undefined } },
+    habitStageSettings(settings),
     {
       ...opts,
       init: model,

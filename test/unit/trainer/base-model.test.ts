@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBaseCheckpoint, baseKey } from '../../../cli/sft';
+import { LocalArtifactStore } from '../../../common/artifacts';
 import { createAppsEnvironment } from '../../../envs/apps';
+import { loadAgentState, disposeAgentState } from '../../../trainer/agent-state';
 import { initBackend } from '../../../policy/backend';
 import { getWeights } from '../../../policy/model';
 import { baseTokenizer, buildBaseModel, demonstrationSets, heldOutTasks } from '../../../trainer/base-model';
@@ -92,5 +98,41 @@ describe('a base with a habit stage (base.habitFinetune)', () => {
     // the habit stage's demonstrations: every task of more than one step stopped one step short
     expect(staged.sft.expertSuccess).toBe(continued.sft.expertSuccess);
     expect(staged.sft.expertSuccess).toBeLessThan(clean.sft.expertSuccess);
+  });
+});
+
+describe('a base checkpoint with a habit stage', () => {
+  beforeAll(() => initBackend({ quiet: true }));
+  const dir = mkdtempSync(join(tmpdir(), 'ratchet-base-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const config = (habitFinetune?: Record<string, unknown>) =>
+    parseRunConfig({ runId: 'habit-ckpt', env: 'apps', steps: 1, agent: { model: { layers: 1, heads: 2, width: 32, contextLength: 512 }, base: { sftSteps: 2, sftBatchSize: 2, demosPerTask: 1, demoNoise: 0, demoWorlds: 1, habitFinetune } } });
+
+  test('stores the clean stage under its own key, reuses it when only the habit changes, and has the one-pass weights', async () => {
+    const store = new LocalArtifactStore(dir);
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    const habit = config({ steps: 2, learningRate: 1e-3, demoHabit: 1 });
+    const ref = await buildBaseCheckpoint(habit, { store, reuse: true, log });
+    expect(await store.has(baseKey(config()))).toBe(true); // the clean stage, as a config without the habit keys it
+    expect(lines.some((l) => l.startsWith('reusing'))).toBe(false);
+
+    // one pass of buildBaseModel, as before the stages were stored apart: the same weights and tokenizer
+    const onePass = await buildBaseModel([createAppsEnvironment()], habit.agent, { split: 'train', seed: habit.seed });
+    const stored = await loadAgentState(store, ref);
+    const [a, b] = [getWeights(onePass.policy), getWeights(stored.policy)];
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    for (const name of Object.keys(a)) expect(Array.from(b[name].data)).toEqual(Array.from(a[name].data));
+    expect(stored.tokenizer.vocabSize).toBe(onePass.tokenizer.vocabSize);
+    disposeAgentState(stored);
+
+    // another habit share: the clean stage is read back, only the habit stage trains
+    lines.length = 0;
+    const other = await buildBaseCheckpoint(config({ steps: 2, learningRate: 1e-3, demoHabit: 0.5 }), { store, reuse: true, log });
+    expect(lines.filter((l) => l.startsWith('reusing'))).toEqual([`reusing the base policy ${baseKey(config())}`]);
+    expect(lines.some((l) => /^  sft step/.test(l))).toBe(false);
+    expect(lines.some((l) => /^  habit step 0\/2/.test(l))).toBe(true);
+    expect(other.key).not.toBe(ref.key);
+    expect(other.sha256).not.toBe(ref.sha256);
   });
 });
