@@ -9,7 +9,7 @@
  * process, so the numbers measure learning rather than orchestration. Defaults follow issue 8; --quick shrinks
  * everything for a smoke run.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { LocalArtifactStore, sha256 } from '../common/artifacts';
@@ -21,6 +21,7 @@ import { PolicyCache, publishPolicy } from '../trainer/policy-bundle';
 import { disposeAgentState, loadAgentState } from '../trainer/agent-state';
 import type { Trajectory } from '../trainer/trajectory';
 import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflows/config';
+import { type LearningResult, writeLearningReport } from './learning-report';
 
 /**
  * Each row's RL settings, as measured on this machine (2 cores, from the bench's own or bench:sft's base):
@@ -73,15 +74,15 @@ const ROWS = {
   // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the
   // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the
   // same examples as at 512).
-  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], metric: 'success', width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
-  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], metric: 'em', width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
+  single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
   // habit comes in a second SFT stage: from a base trained with it from the start (0.6) no rollout succeeded in 9
   // GRPO steps; from the habit-free base EM went only 0.29 -> 0.34. With the stage (EM, seeds 1 / 2 / 3): base
   // 0.005 / 0 / 0; GRPO 0.315 / 0.325 / 0.365; SALT 0.365 / 0.325 / 0.425; LOOP 0.305 / 0.345 / 0.335; PPO
   // 0.380 / 0.320 / 0.315 (means 0.335, 0.372, 0.328, 0.338; SALT at or above GRPO on every seed). RL trains the
   // habit away and keeps what stage one learned; the seed moves EM by up to 0.1, and so does the algorithm.
-  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], metric: 'em', width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
+  multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
 const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
@@ -245,44 +246,17 @@ function rowOf(config: RunConfig): RowName {
   return config.env === 'apps' ? 'apps' : (config.deepsearch.family as RowName);
 }
 
-const meanStd = (xs: number[]) => {
-  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { mean, std: xs.length > 1 ? std : 0 };
-};
-
-/** A line chart in [0, 1] per step, one line per algorithm, as a self-contained SVG; `steps` gives each point's step (default 1, 2, ...). */
-function linePlot(title: string, series: Record<string, number[]>, steps?: number[]): string {
-  const W = 560, H = 300, P = 40;
-  const at = (i: number) => steps?.[i] ?? i + 1;
-  const last = Math.max(2, ...Object.values(series).map((s) => at(s.length - 1)));
-  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
-  const x = (step: number) => P + ((W - 2 * P) * (step - 1)) / (last - 1);
-  const y = (v: number) => H - P - (H - 2 * P) * v;
-  const lines = Object.entries(series).map(([name, values], k) => {
-    const points = values.map((v, i) => `${x(at(i)).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    return `<polyline fill="none" stroke="${colors[k % 4]}" stroke-width="2" points="${points}"/><text x="${W - P + 4}" y="${P + 14 * k}" fill="${colors[k % 4]}" font-size="11">${name}</text>`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}"><text x="${P}" y="20" font-size="13">${title}</text>
-<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#999"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#999"/>
-<text x="${P - 30}" y="${y(1) + 4}" font-size="10">1.0</text><text x="${P - 30}" y="${y(0) + 4}" font-size="10">0.0</text><text x="${W / 2}" y="${H - 8}" font-size="10">step</text>
-${lines.join('\n')}</svg>`;
-}
-
 async function main() {
   await initBackend();
   const store = new LocalArtifactStore(join(opts.out, 'artifacts'));
   mkdirSync(opts.out, { recursive: true });
   const ctx: PhaseContext = { store, policies: new PolicyCache(store), states: new Map() };
   const started = Date.now();
-  const results: Record<string, unknown>[] = [];
+  const results: LearningResult[] = [];
   // A given base is read, hashed and stored once; every seed's runs start from it.
   const given = opts.base ? await givenBase(store, opts.base) : undefined;
 
   for (const row of list<RowName>(opts.rows)) {
-    const curves: Record<string, number[][]> = {};
-    const devCurves: Record<string, number[][]> = {};
-    let devSteps: number[] = [];
     for (const seed of list<string>(opts.seeds).map(Number)) {
       const baseConfig = configFor(row, seed);
       console.log(`\n== ${row} seed ${seed}: base policy`);
@@ -303,41 +277,13 @@ async function main() {
         });
         const evaluation = await evaluateOn(ctx, config, run.policy, config.steps);
         console.log(`${name}: ${JSON.stringify(evaluation)}`);
-        (curves[name] ??= []).push(run.steps.map((s) => s.meanReward));
-        (devCurves[name] ??= []).push(run.evaluations.map((e) => e.metrics[ROWS[row].metric] ?? 0));
-        devSteps = run.evaluations.map((e) => e.step);
         results.push({ row, seed, algorithm: name, eval: evaluation, rewards: run.steps.map((s) => s.meanReward), devEvaluations: run.evaluations });
       }
     }
-    const average = (byAlgorithm: Record<string, number[][]>) =>
-      Object.fromEntries(Object.entries(byAlgorithm).map(([k, runs]) => [k, runs[0].map((_, i) => meanStd(runs.map((r) => r[i] ?? 0)).mean)]));
-    writeFileSync(join(opts.out, `learning-${row}.svg`), linePlot(`${row}: mean training reward per step`, average(curves)));
-    writeFileSync(join(opts.out, `learning-${row}-dev.svg`), linePlot(`${row}: greedy ${ROWS[row].metric} on the dev split during training`, average(devCurves), devSteps));
   }
 
-  writeFileSync(join(opts.out, 'learning.json'), JSON.stringify({ options: opts, seconds: (Date.now() - started) / 1000, results }, null, 2));
-  writeFileSync(join(opts.out, 'learning.md'), table(results));
-  console.log(`\n${table(results)}\nwrote ${opts.out}/learning.{md,json} in ${((Date.now() - started) / 60000).toFixed(1)} min`);
-}
-
-function table(results: Record<string, unknown>[]): string {
-  const lines = ['| row | split | metric | ' + ['base', ...list<string>(opts.algorithms)].join(' | ') + ' |', '|---|---|---|' + '---|'.repeat(1 + list(opts.algorithms).length)];
-  for (const row of list<RowName>(opts.rows)) {
-    for (const split of testSplits(row)) {
-      const metrics = row === 'apps' ? ['success', 'sgc', 'docsFirst'] : ['em', 'f1'];
-      for (const metric of metrics) {
-        const cells = ['base', ...list<string>(opts.algorithms)].map((algorithm) => {
-          const values = results
-            .filter((r) => r.row === row && r.algorithm === algorithm)
-            .map((r) => (r.eval as Record<string, Record<string, number>>)[split]?.[metric] ?? 0);
-          const { mean, std } = meanStd(values);
-          return values.length ? `${mean.toFixed(3)} ± ${std.toFixed(3)}` : '-';
-        });
-        lines.push(`| ${row} | ${split} | ${metric === 'success' ? 'TGC' : metric} | ${cells.join(' | ')} |`);
-      }
-    }
-  }
-  return lines.join('\n') + '\n';
+  const table = writeLearningReport(opts.out, results, { options: opts, seconds: (Date.now() - started) / 1000 });
+  console.log(`\n${table}\nwrote ${opts.out}/learning.{md,json} in ${((Date.now() - started) / 60000).toFixed(1)} min`);
 }
 
 main().catch((err) => {
