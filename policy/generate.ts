@@ -42,6 +42,8 @@ export interface Generation {
 export interface OrtPolicyOptions {
   /** Threads inside one ORT session (default 1: rollout workers run side by side). */
   intraOpNumThreads?: number;
+  /** Attention scores (rows · heads · T²) one prefill run may hold; more rows prefill in several runs (default 2^25). */
+  maxPrefillScores?: number;
 }
 
 interface Row {
@@ -62,6 +64,7 @@ export class OrtPolicy {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly config: ModelConfig,
+    private readonly maxPrefillScores: number,
   ) {}
 
   /** Load exported bytes (from exportOnnx). The model shape is read from the graph unless given. */
@@ -73,7 +76,7 @@ export class OrtPolicy {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
-    return new OrtPolicy(session, config ?? readOnnxConfig(bytes));
+    return new OrtPolicy(session, config ?? readOnnxConfig(bytes), opts.maxPrefillScores ?? 2 ** 25);
   }
 
   async release(): Promise<void> {
@@ -132,15 +135,11 @@ export class OrtPolicy {
         text: '',
       };
     });
-    const ids = prompts.flatMap((p) => [...new Array(width - p.length).fill(0), ...p]);
-    const positions = prompts.flatMap((p) => [...new Array(width - p.length).fill(0), ...p.map((_, t) => t)]);
-    let out = await this.session.run(this.feeds(ids, rows.flatMap((r) => r.mask), positions, rows.length, width));
+    let { logits, cache } = await this.prefill(prompts, rows, width);
     let slots = width;
 
     for (;;) {
-      const logits = out.logits.data as Float32Array;
       const perRow = logits.length / rows.length; // T·V: take the last position
-      let cache = this.cacheFrom(out);
       const keep: number[] = [];
       for (const [b, row] of rows.entries()) {
         const rowLogits = logits.subarray(b * perRow + perRow - V, (b + 1) * perRow);
@@ -166,10 +165,32 @@ export class OrtPolicy {
         1,
         cache,
       );
-      out = await this.session.run(feeds);
+      const out = await this.session.run(feeds);
+      logits = out.logits.data as Float32Array;
+      cache = this.cacheFrom(out);
       if (slots % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve)); // let other episodes in
     }
     return results;
+  }
+
+  /**
+   * The left-padded prompts' first forward pass, a few rows per run: one run holds rows · heads · width² attention
+   * scores, and ORT's arena keeps its peak (168 prompts of ~1000 tokens in one run grew a process by ~8 GiB). Each
+   * row's numbers do not depend on its neighbours, so the runs' logits and caches are joined along the batch.
+   */
+  private async prefill(prompts: number[][], rows: Row[], width: number): Promise<{ logits: Float32Array; cache: ort.Tensor[] }> {
+    const perRun = Math.max(1, Math.floor(this.maxPrefillScores / (this.config.heads * width * width)));
+    const runs: { logits: Float32Array; cache: ort.Tensor[] }[] = [];
+    for (let start = 0; start < prompts.length; start += perRun) {
+      const part = prompts.slice(start, start + perRun);
+      const ids = part.flatMap((p) => [...new Array(width - p.length).fill(0), ...p]);
+      const positions = part.flatMap((p) => [...new Array(width - p.length).fill(0), ...p.map((_, t) => t)]);
+      const mask = rows.slice(start, start + perRun).flatMap((r) => r.mask);
+      const out = await this.session.run(this.feeds(ids, mask, positions, part.length, width));
+      runs.push({ logits: out.logits.data as Float32Array, cache: this.cacheFrom(out) });
+    }
+    if (runs.length === 1) return runs[0];
+    return { logits: concat(runs.map((r) => r.logits)), cache: runs[0].cache.map((_, i) => joinRows(runs.map((r) => r.cache[i]))) };
   }
 
   private finishReason(
@@ -234,6 +255,23 @@ function compactRows(cache: ort.Tensor[], keep: number[]): ort.Tensor[] {
     keep.forEach((b, i) => data.set((t.data as Float32Array).subarray(b * rowSize, (b + 1) * rowSize), i * rowSize));
     return new ort.Tensor('float32', data, [keep.length, H, S, hd]);
   });
+}
+
+/** Cache tensors of consecutive batch rows ([b_k,H,S,hd] each) as one [Σb_k,H,S,hd]. */
+function joinRows(parts: ort.Tensor[]): ort.Tensor {
+  const [, H, S, hd] = parts[0].dims;
+  const rows = parts.reduce((n, t) => n + t.dims[0], 0);
+  return new ort.Tensor('float32', concat(parts.map((t) => t.data as Float32Array)), [rows, H, S, hd]);
+}
+
+function concat(arrays: Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
 }
 
 /** log softmax(logits / temperature)[index]. */

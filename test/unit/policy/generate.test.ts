@@ -52,6 +52,15 @@ describe.each([
     g.logProbs.forEach((lp, i) => expect(Math.abs(lp - expected[i])).toBeLessThan(1e-4));
   });
 
+  test('a prefill split into one run per row gives the same tokens and log-probs as one run for the batch', async () => {
+    const rowByRow = await OrtPolicy.load(exportOnnx(weights, config, { logits: 'last' }), undefined, { maxPrefillScores: 1 });
+    const opts = { temperature: 1, topP: 1, maxTokens: 6, seed: 7, stopTokens: [] };
+    const [whole, split] = [await policy.generate(prompts, opts), await rowByRow.generate(prompts, opts)];
+    await rowByRow.release();
+    expect(split.map((g) => g.tokens)).toEqual(whole.map((g) => g.tokens));
+    split.forEach((g, i) => g.logProbs.forEach((lp, t) => expect(Math.abs(lp - whole[i].logProbs[t])).toBeLessThan(1e-5)));
+  });
+
   test('sampling is reproducible from the seed and independent of batch neighbours', async () => {
     const opts = { temperature: 1, topP: 0.9, maxTokens: 10, seed: 42 };
     const a = await policy.generate(prompts, opts);
