@@ -1,8 +1,9 @@
 /**
  * Rollout inference: batched sampling from an exported policy on onnxruntime-node, with a KV cache.
  *
- * Prompts are left-padded into one batch (the graph masks padding and counts causality over cache slots), then
- * every decode step runs the whole batch for one token. Finished rows are dropped from the batch and the cache.
+ * Prompts are left-padded into one batch (the graph masks padding and counts causality over cache slots) and
+ * prefilled a few rows per run to bound the attention scores' memory, then every decode step runs the whole batch
+ * for one token. Finished rows are dropped from the batch and the cache.
  * Each row samples from its own stream `Rng(seed).fork(row)`, so a row's tokens do not depend on its neighbours;
  * temperature 0 is greedy. Returned log-probs are those of the distribution sampled from, log softmax(logits / T)
  * before top-p (the model's own when greedy): the trainer's log π_T, recomputed in tfjs for the loss anyway.
