@@ -8,6 +8,7 @@
  * expected one is refused too.
  */
 import { ArtifactIntegrityError, ArtifactRef, ArtifactStore, sha256 } from '../common/artifacts';
+import { concatTyped } from '../common/arrays';
 import { getWeights, Model, ModelConfig, ModelKind, modelFromWeights, WeightArrays, weightShapes } from './model';
 import { AdamW, OptimizerState } from './optim';
 
@@ -160,11 +161,5 @@ function littleEndianBytes(data: Float32Array): Uint8Array {
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatTyped(parts, (n) => new Uint8Array(n));
 }

@@ -13,6 +13,7 @@
  * generate calls and other I/O interleave. For true parallelism run one OrtPolicy per worker thread or process.
  */
 import * as ort from 'onnxruntime-node';
+import { concatTyped } from '../common/arrays';
 import { Rng } from '../common/random';
 import type { ModelConfig } from './model';
 import { lossTemperature } from './temperature';
@@ -191,7 +192,7 @@ export class OrtPolicy {
       runs.push({ logits: out.logits.data as Float32Array, cache: this.cacheFrom(out) });
     }
     if (runs.length === 1) return runs[0];
-    return { logits: concat(runs.map((r) => r.logits)), cache: runs[0].cache.map((_, i) => joinRows(runs.map((r) => r.cache[i]))) };
+    return { logits: concatFloats(runs.map((r) => r.logits)), cache: runs[0].cache.map((_, i) => joinRows(runs.map((r) => r.cache[i]))) };
   }
 
   private finishReason(
@@ -258,21 +259,13 @@ function compactRows(cache: ort.Tensor[], keep: number[]): ort.Tensor[] {
   });
 }
 
+const concatFloats = (parts: Float32Array[]) => concatTyped(parts, (n) => new Float32Array(n));
+
 /** Cache tensors of consecutive batch rows ([b_k,H,S,hd] each) as one [Σb_k,H,S,hd]. */
 function joinRows(parts: ort.Tensor[]): ort.Tensor {
   const [, H, S, hd] = parts[0].dims;
   const rows = parts.reduce((n, t) => n + t.dims[0], 0);
-  return new ort.Tensor('float32', concat(parts.map((t) => t.data as Float32Array)), [rows, H, S, hd]);
-}
-
-function concat(arrays: Float32Array[]): Float32Array {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
+  return new ort.Tensor('float32', concatFloats(parts.map((t) => t.data as Float32Array)), [rows, H, S, hd]);
 }
 
 /** log softmax(logits / temperature)[index]. */
