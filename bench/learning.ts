@@ -43,13 +43,15 @@ import { type LearningResult, writeLearningReport } from './learning-report';
  *   tasks, but garbled the one call after the login on the one-change tasks, 43 -> 1 of 45; 111 min at 3.5 min
  *   a step, its critic training on every group). The docs-first share fell 0.57 -> 0.50 (0.42 under PPO).
  *   Seeds 2 and 3: base 25.0% / 39.3%; GRPO 36.3% / 66.1%, SALT 22.6% / 68.5%, LOOP 26.2% / 70.8% (SGC, seed 3:
- *   23.2 -> 44.6 / 48.2 / 50.0%). Three-seed means (seeds 1 / 2 / 3 as above): base 31.8% +- 7.2, GRPO 56.4% +-
- *   17.4, SALT 51.8% +- 25.3, LOOP 51.8% +- 23.0; test_challenge 0 for all. The seed decides more than the
- *   algorithm: seed 2's habit went deeper: its base solved none of the text_contact, delete_done_todos and
- *   text_relation tasks (45 of 168), so their rollout groups all failed and gave RL nothing to learn from (SALT's
- *   groups were flat on most steps; it lost a little on the rest); GRPO learned only the question answers
- *   (wallet_balance 0 -> 14 of 15). Seed 3's base solved a few of each and GRPO took them up (text_contact 3 -> 15,
- *   delete_done_todos 9 -> 11).
+ *   23.2 -> 44.6 / 48.2 / 50.0%); PPO seed 2 48.2% (SGC 33.9%; 106 min; seed 3 not run). Three-seed means (seeds
+ *   1 / 2 / 3 as above): base 31.8% +- 7.2, GRPO 56.4% +- 17.4, SALT 51.8% +- 25.3, LOOP 51.8% +- 23.0; PPO (seeds
+ *   1, 2) 44.9%; test_challenge 0 for all. The seed decides more than the algorithm: seed 2's habit went deeper:
+ *   its base solved none of the text_contact, delete_done_todos and text_relation tasks (45 of 168), so their
+ *   rollout groups all failed and gave the group estimators nothing to learn from (SALT's groups were flat on most
+ *   steps; it lost a little on the rest; GRPO learned only the question answers, wallet_balance 0 -> 14 of 15).
+ *   PPO gained most on seed 2 (+23.2); likely because its critic gives advantages inside an all-fail group too
+ *   (r - V is not 0 where V expects success; not checked per template). Seed 3's base solved a few of each and GRPO took them up (text_contact 3 ->
+ *   15, delete_done_todos 9 -> 11).
  *   Rollouts at temperature 1 instead of 0.6: seed 2 38.1% (training success rose, the test barely), seed 3 54.2%
  *   (-11.9), so the row keeps 0.6.
  *   test_challenge stays 0 for every policy: all its templates are unseen in training, and its contexts (420-980
