@@ -4,13 +4,10 @@
  * Everything here crosses Temporal, so it is small: run id, step, artifact references (key + sha256) and a few
  * numbers. Each environment supplies one `EnvStepActivities` implementation (see `activities/registry.ts`).
  */
-import type { RunConfig } from '../workflows/config';
+import type { ArtifactRef } from '../common/artifacts';
+import type { RunConfig } from '../config/run-config';
 
-/** Content in the artifact store: deterministic key plus the sha256 a reader must verify. */
-export interface ArtifactRef {
-  key: string;
-  sha256: string;
-}
+export type { ArtifactRef };
 
 /** The policy the rollouts use: exactly this version, verified by hash. */
 export interface PolicyRef extends ArtifactRef {

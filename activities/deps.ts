@@ -3,28 +3,13 @@ import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../common/artifacts';
 import type { Database } from '../db/client';
 import type { StepRow } from '../db/queries';
-import type { ArtifactRef, RecordStepInput } from './contract';
+import type { RecordStepInput } from './contract';
 
 export interface ActivityDeps {
   db: Database;
   store: ArtifactStore;
 }
 
-export { stepKey } from '../common/artifacts';
-
-export function versionKey(runId: string, kind: 'policy' | 'checkpoints', version: number): string {
-  return `runs/${runId}/${kind}/v${String(version).padStart(6, '0')}.json`;
-}
-
-export async function putJson(store: ArtifactStore, key: string, value: unknown): Promise<ArtifactRef> {
-  const { sha256 } = await store.put(key, new TextEncoder().encode(JSON.stringify(value)));
-  return { key, sha256 };
-}
-
-/** Read JSON by reference; the store refuses content whose sha256 differs from the reference. */
-export async function getJson<T>(store: ArtifactStore, ref: ArtifactRef): Promise<T> {
-  return JSON.parse(new TextDecoder().decode(await store.get(ref.key, ref.sha256))) as T;
-}
 
 /** Heartbeat when running as a Temporal activity; a no-op when the code is called in-process. */
 export function heartbeat(details?: unknown): void {

@@ -3,7 +3,7 @@
  * environment is added: implement `EnvStepActivities` under activities/<env>/ and add one line below.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { EnvName } from '../workflows/config';
+import type { EnvName } from '../config/run-config';
 import { createAgentActivities } from './agent/agent-activities';
 import { createBanditActivities } from './bandit/bandit-activities';
 import type { EnvStepActivities } from './contract';

@@ -16,11 +16,12 @@ import { LocalArtifactStore, sha256 } from '../common/artifacts';
 import { initBackend } from '../policy/backend';
 import { buildBaseCheckpoint } from '../cli/sft';
 import { trainInProcess } from '../trainer/in-process';
-import { evaluatePhase, keys, PhaseContext } from '../trainer/phases';
+import { artifactKeys as keys } from '../common/artifact-keys';
+import { evaluatePhase, PhaseContext } from '../trainer/phases';
 import { PolicyCache, publishPolicy } from '../trainer/policy-bundle';
 import { disposeAgentState, loadAgentState } from '../trainer/agent-state';
 import type { Trajectory } from '../trainer/trajectory';
-import { parseRunConfig, type RunConfig, type RunConfigInput } from '../workflows/config';
+import { parseRunConfig, type RunConfig, type RunConfigInput } from '../config/run-config';
 import { type LearningResult, writeLearningReport } from './learning-report';
 
 /**

@@ -19,7 +19,7 @@ import { exportOnnx } from '../policy/onnx-export';
 import { BaseModel, buildBaseModel } from '../trainer/base-model';
 import { evaluatePolicy } from '../trainer/evaluate';
 import { demonstrationWorlds } from '../trainer/phases';
-import { parseRunConfig, type RunConfig } from '../workflows/config';
+import { parseRunConfig, type RunConfig } from '../config/run-config';
 
 const opts = new Command()
   .option('--env <name>', 'apps or deepsearch', 'apps')

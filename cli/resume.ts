@@ -9,7 +9,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { ResumePoint } from '../activities/contract';
 import type { Database } from '../db/client';
 import { deleteRun, getRun, latestStepState } from '../db/queries';
-import { parseRunConfig } from '../workflows/config';
+import { parseRunConfig } from '../config/run-config';
 import type { LoopState } from '../workflows/training-run';
 import { startOptions, workflowIdFor } from './start';
 

@@ -10,7 +10,7 @@ import { disposeAgentState, initialAgentState, loadAgentState, saveAgentState } 
 import { buildBaseModel, habitStageSettings, type BaseModel } from '../trainer/base-model';
 import { demonstrationWorlds } from '../trainer/phases';
 import { artifactsDir } from '../infra/paths';
-import type { RunConfig } from '../workflows/config';
+import type { RunConfig } from '../config/run-config';
 
 export interface BaseCheckpointOptions {
   store?: ArtifactStore;

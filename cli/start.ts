@@ -4,7 +4,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
 import type { Database } from '../db/client';
 import { deleteRun, runFootprint } from '../db/queries';
-import { parseRunConfig, type RunConfig } from '../workflows/config';
+import { parseRunConfig, type RunConfig } from '../config/run-config';
 import * as sa from '../workflows/search-attributes';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
 

@@ -2,7 +2,7 @@
 import { LocalArtifactStore } from '../common/artifacts';
 import { artifactsDir } from '../infra/paths';
 import { trainInProcess } from '../trainer/in-process';
-import type { RunConfig } from '../workflows/config';
+import type { RunConfig } from '../config/run-config';
 
 export async function trainLocal(config: RunConfig): Promise<void> {
   const result = await trainInProcess(config, new LocalArtifactStore(artifactsDir()), {

@@ -8,15 +8,20 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
+/** What crosses Temporal and sits in Postgres: an artifact's key and the sha256 every reader verifies. */
 export interface ArtifactRef {
   key: string;
   sha256: string;
+}
+
+/** What a put returns: the reference and the size written. */
+export interface StoredArtifact extends ArtifactRef {
   bytes: number;
 }
 
 export interface ArtifactStore {
   /** Write (or overwrite with identical content: puts are idempotent) and return the reference. */
-  put(key: string, data: Uint8Array): Promise<ArtifactRef>;
+  put(key: string, data: Uint8Array): Promise<StoredArtifact>;
   /** Read; throws ArtifactIntegrityError when the content's sha256 differs from `expectedSha256` or the stored hash. */
   get(key: string, expectedSha256?: string): Promise<Uint8Array>;
   has(key: string): Promise<boolean>;
@@ -35,9 +40,15 @@ export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Deterministic key of one step's artifact, e.g. `runs/r1/step-000003/rewards.json`. */
-export function stepKey(runId: string, step: number, name: string): string {
-  return `runs/${runId}/step-${String(step).padStart(6, '0')}/${name}`;
+/** Write a value as JSON; the reference (without the size) is what travels. */
+export async function putJson(store: ArtifactStore, key: string, value: unknown): Promise<ArtifactRef> {
+  const { sha256 } = await store.put(key, new TextEncoder().encode(JSON.stringify(value)));
+  return { key, sha256 };
+}
+
+/** Read JSON by reference; the store refuses content whose sha256 differs from the reference. */
+export async function getJson<T>(store: ArtifactStore, ref: ArtifactRef): Promise<T> {
+  return JSON.parse(new TextDecoder().decode(await store.get(ref.key, ref.sha256))) as T;
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -57,7 +68,7 @@ export class LocalArtifactStore implements ArtifactStore {
     return join(this.root, ...key.split('/'));
   }
 
-  async put(key: string, data: Uint8Array): Promise<ArtifactRef> {
+  async put(key: string, data: Uint8Array): Promise<StoredArtifact> {
     const file = this.path(key);
     const hash = sha256(data);
     await mkdir(dirname(file), { recursive: true });

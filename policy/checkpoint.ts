@@ -45,11 +45,6 @@ export class CheckpointIntegrityError extends Error {
 
 const MAGIC = 'RATCHETCKPT1\n';
 
-/** Deterministic artifact key of a run's checkpoint at a step. */
-export function checkpointKey(runId: string, step: number): string {
-  return `runs/${runId}/step-${String(step).padStart(6, '0')}/checkpoint.bin`;
-}
-
 /** JSON with object keys sorted at every level, so equal values give equal strings. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>

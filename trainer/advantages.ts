@@ -18,7 +18,7 @@ import {
   rowSums,
   stepLevelBatchAdvantages,
 } from '../rl';
-import type { AgentAlgorithm, AgentTraining } from './config';
+import type { AgentAlgorithm, AgentTraining } from '../config/agent';
 import type { Scores } from './score';
 import { rowMask } from './segments';
 import type { Trajectory } from './trajectory';

@@ -7,7 +7,7 @@ import type { Environment } from '../envs/types';
 import { createPolicy, Model, ModelConfig } from '../policy/model';
 import { sftTrain, SftMetrics, SftOptions } from '../policy/sft';
 import { Tokenizer } from '../policy/tokenizer';
-import type { AgentTraining } from './config';
+import type { AgentTraining } from '../config/agent';
 import { collectDemonstrations, demonstrationExamples, DemonstrationSet, episodeTexts } from './demonstrations';
 
 export interface BaseModel {

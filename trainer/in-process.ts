@@ -4,7 +4,7 @@
  * checkpoints, and is the baseline for measuring what the durable pipeline costs.
  */
 import type { ArtifactStore } from '../common/artifacts';
-import type { RunConfig } from '../workflows/config';
+import type { RunConfig } from '../config/run-config';
 import {
   advantagesPhase,
   checkRewardsPhase,

@@ -4,12 +4,13 @@
  * key and returns references: the Temporal activities call these, and so does the in-process trainer, so both
  * paths run the same code. Every random draw derives from (config.seed, step, ...), never from time or attempt.
  */
-import { type ArtifactStore, stepKey } from '../common/artifacts';
+import { artifactKeys as keys } from '../common/artifact-keys';
+import { type ArtifactRef, type ArtifactStore, getJson, putJson } from '../common/artifacts';
 import { hashSeed } from '../common/random';
 import { initBackend } from '../policy/backend';
 import { lossTemperature } from '../policy/temperature';
 import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
-import type { RunConfig } from '../workflows/config';
+import type { RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
 import { buildBaseModel } from './base-model';
@@ -20,12 +21,6 @@ import { rollout } from './rollout';
 import { Scores, scoreTrajectories } from './score';
 import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
 import { ppoUpdate, UpdateMetrics } from './update';
-
-/** What crosses Temporal: an artifact's key and the sha256 every reader verifies. */
-export interface ArtifactRef {
-  key: string;
-  sha256: string;
-}
 
 export interface PublishedPolicy extends ArtifactRef {
   version: number;
@@ -41,17 +36,6 @@ export interface PhaseContext {
   /** Called often during long work (activities heartbeat and notice cancellation here). */
   heartbeat?: (details?: unknown) => void;
 }
-
-const pad = (n: number) => String(n).padStart(6, '0');
-export const keys = {
-  checkpoint: (runId: string, version: number) => `runs/${runId}/checkpoints/v${pad(version)}.ckpt`,
-  policy: (runId: string, version: number) => `runs/${runId}/policy/v${pad(version)}.onnx`,
-  step: stepKey,
-  evaluation: (runId: string, step: number, split: string, mode: string) => `runs/${runId}/eval/step-${pad(step)}/${split.replace('/', '-')}-${mode.replace('@', '-at-')}.json`,
-};
-
-const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-const parse = <T>(bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as T;
 
 export function envOf(config: RunConfig) {
   return textEnvironment(config.env as TextEnvName, { apps: config.apps, deepsearch: config.deepsearch });
@@ -162,7 +146,7 @@ export async function rolloutPhase(
     policyVersion: input.policy.version,
     onTurn: (turn, running) => ctx.heartbeat?.({ shard, turn, running }),
   });
-  const ref = await ctx.store.put(keys.step(runId, step, `rollouts/shard-${String(shard).padStart(3, '0')}.json`), encodeTrajectories(trajectories));
+  const ref = await ctx.store.put(keys.rolloutShard(runId, step, shard), encodeTrajectories(trajectories));
   return { rollouts: { key: ref.key, sha256: ref.sha256 }, trajectories: trajectories.length };
 }
 
@@ -210,10 +194,10 @@ export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: 
       metrics: score.metrics,
     };
   });
-  const ref = await ctx.store.put(keys.step(runId, step, 'rewards.json'), json(rows));
+  const rewards = await putJson(ctx.store, keys.step(runId, step, 'rewards.json'), rows);
   const n = Math.max(1, rows.length);
   return {
-    rewards: { key: ref.key, sha256: ref.sha256 },
+    rewards,
     rows,
     meanReward: rows.reduce((s, r) => s + r.reward, 0) / n,
     successRate: rows.filter((r) => r.success).length / n,
@@ -222,7 +206,7 @@ export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: 
 
 /** Trajectories with the verified rewards in place of the sampler's. */
 async function verifiedTrajectories(store: ArtifactStore, rollouts: ArtifactRef[], rewards: ArtifactRef): Promise<Trajectory[]> {
-  const rows = parse<RewardRow[]>(await store.get(rewards.key, rewards.sha256));
+  const rows = await getJson<RewardRow[]>(store, rewards);
   const byKey = new Map(rows.map((r) => [`${r.group}/${r.sample}`, r]));
   return (await loadTrajectories(store, rollouts)).map((t) => {
     const row = byKey.get(`${t.group}/${t.sample}`);
@@ -248,8 +232,7 @@ export async function scorePhase(
     temperature: lossTemperature(input.config.agent.sampling.temperature),
     onProgress: (done, total) => ctx.heartbeat?.({ phase: 'score', done, total }),
   });
-  const ref = await ctx.store.put(keys.step(input.runId, input.step, 'scores.json'), json(scores));
-  return { scores: { key: ref.key, sha256: ref.sha256 }, entropy: scores.entropy };
+  return { scores: await putJson(ctx.store, keys.step(input.runId, input.step, 'scores.json'), scores), entropy: scores.entropy };
 }
 
 export async function advantagesPhase(
@@ -259,10 +242,10 @@ export async function advantagesPhase(
   const { config } = input;
   if (config.algorithm === 'reinforce') throw new Error('text agents use reinforce_pp, not reinforce');
   const trajectories = await verifiedTrajectories(ctx.store, input.rollouts, input.rewards);
-  const scores = parse<Scores>(await ctx.store.get(input.scores.key, input.scores.sha256));
+  const scores = await getJson<Scores>(ctx.store, input.scores);
   const advantages = computeAdvantages(config.algorithm, trajectories, scores, config.agent);
-  const ref = await ctx.store.put(keys.step(input.runId, input.step, 'advantages.json'), json(advantages));
-  return { advantages: { key: ref.key, sha256: ref.sha256 }, flatGroups: advantages.flatGroups, meanKl: advantages.meanKl };
+  const ref = await putJson(ctx.store, keys.step(input.runId, input.step, 'advantages.json'), advantages);
+  return { advantages: ref, flatGroups: advantages.flatGroups, meanKl: advantages.meanKl };
 }
 
 /** PPO epochs on the step's batch, then checkpoint version v+1 (deterministic bytes for the same inputs). */
@@ -288,8 +271,8 @@ export async function updatePhase(
   // The same inputs always produce the same checkpoint; train into a fresh copy so a retry starts clean.
   const state = await loadAgentState(ctx.store, input.policy.checkpoint);
   const trajectories = await loadTrajectories(ctx.store, input.rollouts);
-  const scores = parse<Scores>(await ctx.store.get(input.scores.key, input.scores.sha256));
-  const advantages = parse<Advantages>(await ctx.store.get(input.advantages.key, input.advantages.sha256));
+  const scores = await getJson<Scores>(ctx.store, input.scores);
+  const advantages = await getJson<Advantages>(ctx.store, input.advantages);
   const settings = { ...config.agent, kl: { ...config.agent.kl, coef: input.klCoef ?? config.agent.kl.coef } };
   const metrics = await ppoUpdate(state, trajectories, scores, advantages, {
     settings,
@@ -328,6 +311,6 @@ export async function evaluatePhase(
     { mode: input.mode, k: input.k, sampling: input.config.agent.sampling, seed: input.config.seed, policyVersion: input.policy.version },
     () => ctx.heartbeat?.({ phase: 'evaluate' }),
   );
-  const ref = await ctx.store.put(keys.evaluation(input.runId, input.step, input.split, input.mode), json(outcome));
-  return { metrics: outcome.metrics, episodes: outcome.trajectories.length, details: { key: ref.key, sha256: ref.sha256 } };
+  const details = await putJson(ctx.store, keys.evaluation(input.runId, input.step, input.split, input.mode), outcome);
+  return { metrics: outcome.metrics, episodes: outcome.trajectories.length, details };
 }

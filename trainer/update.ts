@@ -12,7 +12,7 @@ import type { Model } from '../policy/model';
 import { AdamW, clipByGlobalNorm, gradients } from '../policy/optim';
 import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
 import type { Advantages } from './advantages';
-import type { AgentTraining } from './config';
+import type { AgentTraining } from '../config/agent';
 import type { Scores } from './score';
 import { buildSegments, byLength, Segment, segmentBatch, toSegments } from './segments';
 import type { Trajectory } from './trajectory';

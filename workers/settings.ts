@@ -1,5 +1,5 @@
 /** Worker settings from the environment, with the local defaults. */
-import { DEFAULT_TASK_QUEUES } from '../workflows/config';
+import { DEFAULT_TASK_QUEUES } from '../config/run-config';
 import { artifactsDir } from '../infra/paths';
 import { databaseUrl } from '../db/client';
 

@@ -1,6 +1,6 @@
 /** Timeouts and retry pacing of every activity a run schedules, from its config (tests shorten them). */
 import type { ActivityOptions } from '@temporalio/workflow';
-import type { RunConfig } from './config';
+import type { RunConfig } from '../config/run-config';
 
 type Duration = ActivityOptions['startToCloseTimeout'];
 

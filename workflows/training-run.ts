@@ -23,7 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities, PolicyRef, StepMetrics } from '../activities/contract';
 import { activityOptions } from './activity-options';
-import type { RunConfig } from './config';
+import type { RunConfig } from '../config/run-config';
 import { evaluationRun, type EvaluationSummary } from './evaluation-run';
 import * as sa from './search-attributes';
 import { validateRunConfig } from './validate';

@@ -1,6 +1,6 @@
 /** A bad config fails the workflow at once, naming the field; it is never retried. */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { InvalidRunConfigError, parseRunConfig, type RunConfig } from './config';
+import { InvalidRunConfigError, parseRunConfig, type RunConfig } from '../config/run-config';
 
 export function validateRunConfig(rawConfig: unknown): RunConfig {
   try {

@@ -24,7 +24,9 @@ import {
 } from '../../trainer/phases';
 import { PolicyCache } from '../../trainer/policy-bundle';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
-import { type ActivityDeps, getJson, heartbeat, putJson, stepKey, stepRow } from '../deps';
+import { artifactKeys, stepKey } from '../../common/artifact-keys';
+import { getJson, putJson } from '../../common/artifacts';
+import { type ActivityDeps, heartbeat, stepRow } from '../deps';
 
 function published(ref: PolicyRef): PublishedPolicy {
   if (!ref.checkpoint) throw new Error(`policy v${ref.version} has no checkpoint reference: not a text-agent policy`);
@@ -45,7 +47,7 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     async initPolicy({ runId, config }) {
       const policy = await initPolicyPhase(ctx, runId, config);
       await upsertCheckpoint(deps.db, { runId, version: 0, step: 0, artifactKey: policy.checkpoint.key, sha256: policy.checkpoint.sha256 });
-      if (policy.sft) await putJson(deps.store, `runs/${runId}/base-sft.json`, policy.sft);
+      if (policy.sft) await putJson(deps.store, artifactKeys.baseSft(runId), policy.sft);
       return { version: policy.version, key: policy.key, sha256: policy.sha256, checkpoint: policy.checkpoint };
     },
 

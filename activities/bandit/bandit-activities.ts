@@ -6,9 +6,11 @@
 import { Rng } from '../../common/random';
 import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
 import { BanditEnvironment, groupAdvantages, SoftmaxPolicy, type BanditAlgorithm } from '../../envs/bandit';
-import type { RunConfig } from '../../workflows/config';
+import type { RunConfig } from '../../config/run-config';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
-import { type ActivityDeps, getJson, heartbeat, putJson, sleepWithHeartbeats, stepKey, stepRow, versionKey } from '../deps';
+import { artifactKeys, stepKey } from '../../common/artifact-keys';
+import { getJson, putJson } from '../../common/artifacts';
+import { type ActivityDeps, heartbeat, sleepWithHeartbeats, stepRow } from '../deps';
 
 interface Rollout {
   group: number;
@@ -59,7 +61,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
   return {
     async initPolicy({ runId, config }) {
       const policy = new SoftmaxPolicy(config.bandit.arms);
-      const key = versionKey(runId, 'policy', 0);
+      const key = artifactKeys.banditVersion(runId, 'policy', 0);
       const { sha256 } = await deps.store.put(key, new TextEncoder().encode(policy.toJSON()));
       await upsertCheckpoint(deps.db, { runId, version: 0, step: 0, artifactKey: key, sha256 });
       return { version: 0, key, sha256 };
@@ -99,7 +101,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
         heartbeat({ shard, done: offset + 1 });
       }
       if (config.bandit.rolloutLatencyMs > 0) await sleepWithHeartbeats(config.bandit.rolloutLatencyMs, { shard });
-      const rolloutsRef = await putJson(deps.store, stepKey(runId, step, `rollouts/shard-${String(shard).padStart(3, '0')}.json`), rollouts);
+      const rolloutsRef = await putJson(deps.store, artifactKeys.rolloutShard(runId, step, shard), rollouts);
       return { rollouts: rolloutsRef, trajectories: rollouts.length };
     },
 
@@ -157,7 +159,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       const taskIds = [...new Set(samples.map((s) => s.taskId))];
       const kl = taskIds.reduce((s, id) => s + policy.kl(updated, id), 0) / Math.max(1, taskIds.length);
       const version = policyRef.version + 1;
-      const key = versionKey(runId, 'checkpoints', version);
+      const key = artifactKeys.banditVersion(runId, 'checkpoints', version);
       const { sha256 } = await deps.store.put(key, new TextEncoder().encode(updated.toJSON()));
       await upsertCheckpoint(deps.db, { runId, version, step, artifactKey: key, sha256 });
       return { checkpoint: { version, step, key, sha256 }, kl };
@@ -166,7 +168,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
     async syncWeights({ runId, checkpoint }) {
       // For the tabular policy "export" is a verified copy; the transformer exports ONNX here instead.
       const bytes = await deps.store.get(checkpoint.key, checkpoint.sha256);
-      const key = versionKey(runId, 'policy', checkpoint.version);
+      const key = artifactKeys.banditVersion(runId, 'policy', checkpoint.version);
       const { sha256 } = await deps.store.put(key, bytes);
       return { version: checkpoint.version, key, sha256 } satisfies PolicyRef;
     },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { deleteRun } from '../../db/queries';
 import { REPO_ROOT } from '../../infra/paths';
 import { findTemporalCli } from '../../infra/temporal';
-import { parseRunConfig } from '../../workflows/config';
+import { parseRunConfig } from '../../config/run-config';
 import type { TrainingRunResult } from '../../workflows/training-run';
 import { eventually, openHarness, runWorkers, type Harness } from './support/harness';
 

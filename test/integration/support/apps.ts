@@ -3,7 +3,7 @@
  * PPO with a critic: a 20-step base solves nothing, so every GRPO group would be flat and dropped, and the
  * update these tests interrupt and compare would have no work to do.
  */
-import type { RunConfigInput } from '../../../workflows/config';
+import type { RunConfigInput } from '../../../config/run-config';
 import { testConfig } from './harness';
 
 export function appsTestConfig(overrides: Partial<RunConfigInput> = {}) {

@@ -10,7 +10,7 @@ import { openDatabase, type DatabaseHandle } from '../../../db/client';
 import { createControlWorker } from '../../../workers/control';
 import { createCpuWorker } from '../../../workers/cpu';
 import { createGpuWorker } from '../../../workers/gpu';
-import type { RunConfigInput } from '../../../workflows/config';
+import type { RunConfigInput } from '../../../config/run-config';
 
 let runtimeInstalled = false;
 

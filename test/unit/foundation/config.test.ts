@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidRunConfigError, parseRunConfig } from '../../../workflows/config';
+import { InvalidRunConfigError, parseRunConfig } from '../../../config/run-config';
 import { splitIntoShards } from '../../../workflows/training-run';
 
 const example = JSON.parse(readFileSync(join(__dirname, '../../../examples/bandit.json'), 'utf8'));

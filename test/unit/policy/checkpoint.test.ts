@@ -1,3 +1,4 @@
+import { artifactKeys } from '../../../common/artifact-keys';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { LocalArtifactStore, sha256 } from '../../../common/artifacts';
 import { initBackend } from '../../../policy/backend';
 import {
   Checkpoint,
-  checkpointKey,
   CheckpointIntegrityError,
   deserializeCheckpoint,
   loadCheckpoint,
@@ -70,7 +70,7 @@ describe('checkpoints', () => {
     const first = createPolicy(TINY, 1);
     const firstOpt = new AdamW(first.weights);
     trainSteps(first, firstOpt, 0, 2);
-    const ref = await saveCheckpoint(store, checkpointKey('resume', 2), snapshot(first, firstOpt, 2));
+    const ref = await saveCheckpoint(store, artifactKeys.checkpoint('resume', 2), snapshot(first, firstOpt, 2));
     expect(ref.key).toBe('runs/resume/step-000002/checkpoint.bin');
     const loaded = await loadCheckpoint(store, ref);
     const { model: resumed, optimizer: resumedOpt } = restoreModel(loaded.models.policy);
@@ -83,7 +83,7 @@ describe('checkpoints', () => {
 
   test('a checkpoint whose hash does not match is refused with a clear error', async () => {
     const policy = createPolicy(TINY, 1);
-    const ref = await saveCheckpoint(store, checkpointKey('tamper', 1), { step: 1, models: { policy: modelState(policy) }, rng: null });
+    const ref = await saveCheckpoint(store, artifactKeys.checkpoint('tamper', 1), { step: 1, models: { policy: modelState(policy) }, rng: null });
     // wrong expected hash
     await expect(loadCheckpoint(store, { key: ref.key, sha256: '0'.repeat(64) })).rejects.toThrow(CheckpointIntegrityError);
     // bytes changed on disk behind the store's back

@@ -8,7 +8,7 @@ import { loadAgentState, disposeAgentState } from '../../../trainer/agent-state'
 import { initBackend } from '../../../policy/backend';
 import { getWeights } from '../../../policy/model';
 import { baseTokenizer, buildBaseModel, demonstrationSets, heldOutTasks } from '../../../trainer/base-model';
-import { parseRunConfig } from '../../../workflows/config';
+import { parseRunConfig } from '../../../config/run-config';
 import { demonstrationExamples } from '../../../trainer/demonstrations';
 
 describe('the SFT held-out split', () => {

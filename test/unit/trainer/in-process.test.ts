@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalArtifactStore } from '../../../common/artifacts';
 import { trainInProcess } from '../../../trainer/in-process';
-import { keys } from '../../../trainer/phases';
+import { artifactKeys as keys } from '../../../common/artifact-keys';
 import { Scores } from '../../../trainer/score';
-import { parseRunConfig } from '../../../workflows/config';
+import { parseRunConfig } from '../../../config/run-config';
 
 const config = (runId: string, algorithm = 'grpo', steps = 1) =>
   parseRunConfig({

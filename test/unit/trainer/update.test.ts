@@ -7,7 +7,7 @@ import { Rng } from '../../../common/random';
 import { createPolicy, getWeights, modelFromWeights } from '../../../policy/model';
 import { AdamW } from '../../../policy/optim';
 import { computeAdvantages, trajectoriesToScore } from '../../../trainer/advantages';
-import { AgentTrainingSchema } from '../../../trainer/config';
+import { AgentTrainingSchema } from '../../../config/agent';
 import { scoreTrajectories } from '../../../trainer/score';
 import type { Trajectory } from '../../../trainer/trajectory';
 import { ppoUpdate } from '../../../trainer/update';

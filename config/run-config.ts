@@ -6,7 +6,7 @@
  * needs one.
  */
 import { z } from 'zod';
-import { AgentTrainingSchema } from '../trainer/config';
+import { AgentTrainingSchema } from './agent';
 
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
