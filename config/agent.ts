@@ -57,6 +57,11 @@ export const PpoSchema = z.strictObject({
   clipHigh: z.number().min(0).max(5).default(0.28),
   dualClip: z.number().gt(1).nullable().default(3),
   aggregation: z.enum(['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm']).default('token-mean'),
+  /**
+   * C of `seq-mean-token-sum-norm` (Dr.GRPO): a fixed number of action tokens, so the loss does not depend on how a
+   * minibatch is split or on the longest action in it.
+   */
+  normLength: z.int().min(1).max(1_000_000).default(1024),
   entropyCoef: z.number().min(0).max(1).default(0),
   maxGradNorm: z.number().positive().default(1),
   gamma: z.number().min(0).max(1).default(1),

@@ -61,6 +61,17 @@ export const EvaluationConfigSchema = z.strictObject({
   passK: z.int().min(0).max(16).default(0),
 });
 
+/**
+ * DAPO's dynamic sampling for the group estimators (grpo, drgrpo, rloo, loop): groups whose rollouts all got the
+ * same reward carry no signal and are dropped; with `refill` the step draws more tasks until it has `tasksPerStep`
+ * informative groups or has drawn `maxGroups` groups in all.
+ */
+export const DynamicSamplingSchema = z.strictObject({
+  refill: z.boolean().default(false),
+  /** The budget: groups a step may draw, its first tasksPerStep included; absent = 3 x tasksPerStep. */
+  maxGroups: z.int().min(1).max(65_536).optional(),
+});
+
 export const RunConfigSchema = z
   .strictObject({
     runId: z
@@ -100,6 +111,7 @@ export const RunConfigSchema = z
     /** The text agent (apps, deepsearch): model size, sampling, PPO/KL settings, base model. */
     agent: AgentTrainingSchema.prefault({}),
     evaluation: EvaluationConfigSchema.prefault({}),
+    dynamicSampling: DynamicSamplingSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.env === 'bandit' && !BANDIT_ALGORITHMS.includes(config.algorithm)) {
