@@ -71,7 +71,7 @@ describe('checkpoints', () => {
     const firstOpt = new AdamW(first.weights);
     trainSteps(first, firstOpt, 0, 2);
     const ref = await saveCheckpoint(store, artifactKeys.checkpoint('resume', 2), snapshot(first, firstOpt, 2));
-    expect(ref.key).toBe('runs/resume/step-000002/checkpoint.bin');
+    expect(ref.key).toBe('runs/resume/checkpoints/v000002.ckpt');
     const loaded = await loadCheckpoint(store, ref);
     const { model: resumed, optimizer: resumedOpt } = restoreModel(loaded.models.policy);
     trainSteps(resumed, resumedOpt!, loaded.step, 4);
