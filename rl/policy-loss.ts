@@ -10,12 +10,17 @@
  *   L  = A < 0 ? min(Lc, L3) : Lc                 bounds the loss when a bad action's ratio explodes
  *   pg_loss = agg(L, m)
  *
- * LOOP's `min(ρA, A + ε|A|)` is the same surrogate with ε_low = ε_high = ε and no dual clip.
+ * LOOP's `min(ρA, A + ε|A|)` is the same surrogate with ε_low = ε_high = ε and no dual clip (`LOOP_LOSS`).
  * The actor's full objective (`ppoActorLoss`) is pg_loss − c_H·agg(H) + c_KL·agg(KL), one aggregation for all.
+ *
+ * Inputs are zeroed at masked positions before any arithmetic: selecting a NaN away after exp() keeps the loss
+ * finite but not its gradient (0·∂exp(NaN) is NaN). The rates (clip fractions, ppo_kl) are token means over
+ * `aggregationOptions.tokenCount` when given, so with a mini-batch's counts every returned scalar is this
+ * micro-batch's additive share of the mini-batch's value.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AggregationMode, AggregationOptions, aggregateLoss } from './aggregation';
-import { KlEstimator, klEstimateTensor } from './kl';
+import { AggregationMode, AggregationOptions, aggregateLoss, applyMask } from './aggregation';
+import { KlEstimator, klLoss } from './kl';
 
 export interface PolicyLossInput {
   /** log π_θ(a_t) of the sampled tokens, [B, T]: the tensor being differentiated. */
@@ -49,8 +54,9 @@ export interface PolicyLossResult {
   ppoKl: tf.Scalar;
 }
 
-function maskedMeanScalar(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
-  return aggregateLoss(x as tf.Tensor2D, mask as tf.Tensor2D, 'token-mean');
+/** Token mean of a per-token rate, over the whole mini-batch's tokens when the options carry them. */
+function tokenRate(x: tf.Tensor, mask: tf.Tensor2D, options: AggregationOptions = {}): tf.Scalar {
+  return aggregateLoss(x as tf.Tensor2D, mask, 'token-mean', { tokenCount: options.tokenCount });
 }
 
 export function clippedPolicyLoss(input: PolicyLossInput, options: PolicyLossOptions = {}): PolicyLossResult {
@@ -58,8 +64,9 @@ export function clippedPolicyLoss(input: PolicyLossInput, options: PolicyLossOpt
   const clipHigh = options.clipHigh ?? 0.2;
   const dualClip = options.dualClip === undefined ? 3 : options.dualClip;
   if (dualClip !== null && !(dualClip > 1)) throw new Error(`dualClip must be > 1, got ${dualClip}`);
-  const { logProbs, oldLogProbs, advantages, mask } = input;
+  const { mask } = input;
   return tf.tidy(() => {
+    const [logProbs, oldLogProbs, advantages] = [input.logProbs, input.oldLogProbs, input.advantages].map((x) => applyMask(x, mask));
     const logRatio = tf.clipByValue(tf.sub(logProbs, oldLogProbs), -20, 20);
     const ratio = tf.exp(logRatio);
     const negA = tf.neg(advantages);
@@ -74,11 +81,12 @@ export function clippedPolicyLoss(input: PolicyLossInput, options: PolicyLossOpt
       perToken = tf.where(negative, tf.minimum(surrogate, bound), surrogate);
       dualClipped = tf.cast(tf.logicalAnd(negative, tf.greater(surrogate, bound)), 'float32');
     }
+    const rates = options.aggregationOptions;
     return {
       loss: aggregateLoss(perToken as tf.Tensor2D, mask, options.aggregation ?? 'token-mean', options.aggregationOptions),
-      clipFraction: maskedMeanScalar(tf.cast(tf.greater(clipped, unclipped), 'float32'), mask),
-      dualClipFraction: maskedMeanScalar(dualClipped, mask),
-      ppoKl: maskedMeanScalar(tf.neg(logRatio), mask),
+      clipFraction: tokenRate(tf.cast(tf.greater(clipped, unclipped), 'float32'), mask, rates),
+      dualClipFraction: tokenRate(dualClipped, mask, rates),
+      ppoKl: tokenRate(tf.neg(logRatio), mask, rates),
     };
   });
 }
@@ -113,14 +121,10 @@ export function ppoActorLoss(input: ActorLossInput, options: ActorLossOptions = 
   if (klCoef !== 0 && !input.refLogProbs) throw new Error('klCoef set but no refLogProbs given');
   return tf.tidy(() => {
     const pg = clippedPolicyLoss(input, options);
+    // aggregateLoss selects masked entropies away before its only arithmetic (the sums); klLoss masks its inputs.
     const entropy = input.entropy ? aggregateLoss(input.entropy, input.mask, mode, options.aggregationOptions) : tf.scalar(0);
     const kl = input.refLogProbs
-      ? aggregateLoss(
-          klEstimateTensor(input.logProbs, input.refLogProbs, options.klEstimator ?? 'k3') as tf.Tensor2D,
-          input.mask,
-          mode,
-          options.aggregationOptions,
-        )
+      ? klLoss(input.logProbs, input.refLogProbs, input.mask, options.klEstimator ?? 'k3', mode, options.aggregationOptions)
       : tf.scalar(0);
     const loss = tf.add(tf.sub(pg.loss, tf.mul(entropyCoef, entropy)), tf.mul(klCoef, kl)) as tf.Scalar;
     return { ...pg, loss, policyLoss: pg.loss, entropy, kl };

@@ -6,9 +6,13 @@
  *
  * R is the GAE return. The clip is in return units: with 0/1 rewards c_v ≈ 0.2-0.5 (verl default 0.5).
  * `clipRange: null` gives the plain ½·agg((v̂ − R)²).
+ *
+ * Inputs are zeroed at masked positions before any arithmetic, so non-finite values there cannot reach the
+ * gradient. The clip fraction is a token mean over `aggregationOptions.tokenCount` when given (a micro-batch's
+ * additive share of the mini-batch's fraction).
  */
 import * as tf from '@tensorflow/tfjs';
-import { AggregationMode, AggregationOptions, aggregateLoss } from './aggregation';
+import { AggregationMode, AggregationOptions, aggregateLoss, applyMask } from './aggregation';
 
 export interface ValueLossInput {
   /** v̂: the critic's current predictions [B, T] (differentiated). */
@@ -35,8 +39,9 @@ export interface ValueLossResult {
 
 export function clippedValueLoss(input: ValueLossInput, options: ValueLossOptions = {}): ValueLossResult {
   const clipRange = options.clipRange === undefined ? 0.5 : options.clipRange;
-  const { values, oldValues, returns, mask } = input;
+  const { mask } = input;
   return tf.tidy(() => {
+    const [values, oldValues, returns] = [input.values, input.oldValues, input.returns].map((x) => applyMask(x, mask));
     const unclippedError = tf.square(tf.sub(values, returns));
     let perToken = unclippedError;
     let clippedActive = tf.zerosLike(unclippedError);
@@ -49,7 +54,7 @@ export function clippedValueLoss(input: ValueLossInput, options: ValueLossOption
     const mode = options.aggregation ?? 'token-mean';
     return {
       loss: tf.mul(0.5, aggregateLoss(perToken as tf.Tensor2D, mask, mode, options.aggregationOptions)) as tf.Scalar,
-      clipFraction: aggregateLoss(clippedActive as tf.Tensor2D, mask, 'token-mean'),
+      clipFraction: aggregateLoss(clippedActive as tf.Tensor2D, mask, 'token-mean', { tokenCount: options.aggregationOptions?.tokenCount }),
     };
   });
 }

@@ -7,7 +7,8 @@
  *   is re-rendered by the environment's context policy (task + last K turns) and is not a prefix of the next.
  *
  * Observation tokens never appear in a row and are mask 0 in a segment, so they enter no loss. `toSegments`
- * and `toRows` move per-token numbers between the two views.
+ * and `writeRows` move per-token numbers between the two views. For the loss's seq-mean modes a trajectory's
+ * segments together are one sequence (`Segment.trajectory` is its id; trainer/update.ts).
  */
 import type { Matrix } from '../rl';
 import type { Trajectory } from './trajectory';

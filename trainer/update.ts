@@ -2,7 +2,12 @@
  * updatePolicy's domain half: PPO epochs over the step's turn segments. The actor's loss is rl/'s
  * `ppoActorLoss` (clipped ratio, entropy bonus, KL to the reference); the critic's is `clippedValueLoss`.
  *
- * A minibatch row is one turn (prompt ++ action), so the seq-mean aggregation modes average over turns.
+ * A minibatch row is one turn (prompt ++ action), but a sequence of the seq-mean aggregation modes is one
+ * trajectory: all the action tokens of its turns in the minibatch. So seq-mean-token-mean averages each
+ * trajectory's loss over its own action tokens (LOOP), and a trajectory does not weigh by its number of turns.
+ * Every normaliser (tokens, trajectories, each trajectory's tokens, Dr.GRPO's C = `ppo.normLength`) is counted
+ * over the whole minibatch before it is split into micro-batches, so the loss, the accumulated gradient and
+ * every metric are the same however it is split.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../common/random';
@@ -10,7 +15,7 @@ import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
 import { lossTemperature } from '../policy/temperature';
 import type { Model } from '../policy/model';
 import { AdamW, clipByGlobalNorm, gradients } from '../policy/optim';
-import { clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
+import { AggregationOptions, aggregationForParts, clippedValueLoss, Matrix, ppoActorLoss } from '../rl';
 import type { Advantages } from './advantages';
 import type { AgentTraining } from '../config/agent';
 import type { Scores } from './score';
@@ -24,13 +29,17 @@ export interface UpdateModels {
   criticOptimizer?: AdamW;
 }
 
+/** Each a mean over the update's minibatches of the minibatch's value (ppoKl: the last one's). */
 export interface UpdateMetrics {
+  /** pg_loss, aggregated with `ppo.aggregation`. */
   policyLoss: number;
+  /** Share of action tokens where the clipped branch is active. */
   clipFraction: number;
-  /** k1 estimate of KL(π_old‖π_θ) over the last minibatch. */
+  /** k1 estimate of KL(π_old‖π_θ), token mean over the last minibatch. */
   ppoKl: number;
-  /** KL(π_θ‖π_ref) term (when the reference is used as a loss). */
+  /** The KL(π_θ‖π_ref) loss term, aggregated with `ppo.aggregation` (0 unless the reference is used as a loss). */
   refKl: number;
+  /** The entropy term, aggregated with `ppo.aggregation`. */
   entropy: number;
   gradNorm: number;
   valueLoss: number;
@@ -47,6 +56,7 @@ export interface UpdateOptions {
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const read = (x: tf.Scalar) => x.dataSync()[0];
 const chunk = <T>(xs: T[], size: number): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
 /** Row-space numbers as [b,A] tensors for some segments, and their action mask. Call inside a tape/tidy. */
@@ -55,6 +65,12 @@ function inputsOf(segments: Segment[], mask: number[][]) {
     mask: tf.tensor2d(mask, undefined, 'float32'),
     rows: (x: Matrix) => tf.tensor2d(toSegments(x, segments), undefined, 'float32'),
   };
+}
+
+/** A micro-batch's aggregation options, from counts over its whole minibatch; a sequence is one trajectory. */
+function minibatchAggregation(part: Segment[], normLength: number): (piece: Segment[]) => AggregationOptions {
+  const forParts = aggregationForParts(part.map((s) => s.trajectory), part.map((s) => s.actionLength), normLength);
+  return (piece) => forParts(piece.map((s) => s.trajectory));
 }
 
 /** Σ over micro-batches of ∇loss, by weight name (each loss already carries the minibatch normalisation). */
@@ -92,7 +108,7 @@ export async function ppoUpdate(
   const useRefKl = kl.mode === 'loss' && kl.coef > 0 && scores.refLogProbs !== undefined;
   const minibatches = Math.ceil(segments.length / ppo.minibatchSegments);
   const total = ppo.epochs * minibatches;
-  const history = { policyLoss: [] as number[], clip: [] as number[], ppoKl: [] as number[], refKl: [] as number[], entropy: [] as number[], grad: [] as number[], value: [] as number[] };
+  const history = { policyLoss: [] as number[], clipFraction: [] as number[], ppoKl: [] as number[], refKl: [] as number[], entropy: [] as number[], grad: [] as number[], value: [] as number[] };
   let trainedTokens = 0;
   let done = 0;
 
@@ -102,9 +118,10 @@ export async function ppoUpdate(
       const part = order.slice(m * ppo.minibatchSegments, (m + 1) * ppo.minibatchSegments);
       // One optimizer step per minibatch, its gradient accumulated over micro-batches (memory stays bounded:
       // attention is [micro, heads, T, T]); losses are normalised by the whole minibatch's counts.
-      const aggregationOptions = { tokenCount: part.reduce((n, s) => n + s.actionLength, 0), sequenceCount: part.length };
+      const aggregationOf = minibatchAggregation(part, ppo.normLength);
       const micro = chunk(byLength(part), ppo.microbatchSegments); // similar lengths share a micro-batch: less padding
-      const stats = [0, 0, 0, 0, 0];
+      // Each micro-batch's loss and metrics are its additive share of the minibatch's (whole-minibatch counts).
+      const sums = { policyLoss: 0, clipFraction: 0, ppoKl: 0, refKl: 0, entropy: 0 };
       const actorGrads = accumulate(models.policy, micro, (piece) => {
         const batch = segmentBatch(piece);
         const t = inputsOf(piece, batch.mask);
@@ -116,24 +133,21 @@ export async function ppoUpdate(
             clipHigh: ppo.clipHigh,
             dualClip: ppo.dualClip,
             aggregation: ppo.aggregation,
-            aggregationOptions,
+            aggregationOptions: aggregationOf(piece),
             entropyCoef: ppo.entropyCoef,
             klCoef: useRefKl ? kl.coef : 0,
             klEstimator: kl.estimator,
           },
         );
-        // Sums over micro-batches: the loss terms are already scaled by the minibatch's counts; the
-        // per-token rates (clip fraction, KL, entropy) are weighted by the micro-batch's share of tokens.
-        const share = batch.tokens / aggregationOptions.tokenCount;
-        [out.policyLoss, out.clipFraction, out.ppoKl, out.kl, out.entropy].forEach((x, i) => (stats[i] += i === 0 ? x.dataSync()[0] : share * x.dataSync()[0]));
+        sums.policyLoss += read(out.policyLoss);
+        sums.clipFraction += read(out.clipFraction);
+        sums.ppoKl += read(out.ppoKl);
+        sums.refKl += read(out.kl);
+        sums.entropy += read(out.entropy);
         return out.loss;
       });
       history.grad.push(applyGradients(models.policy, models.policyOptimizer, actorGrads, opts.learningRate, ppo.maxGradNorm));
-      history.policyLoss.push(stats[0]);
-      history.clip.push(stats[1]);
-      history.ppoKl.push(stats[2]);
-      history.refKl.push(stats[3]);
-      history.entropy.push(stats[4]);
+      for (const key of Object.keys(sums) as (keyof typeof sums)[]) history[key].push(sums[key]);
 
       if (models.critic && models.criticOptimizer && advantages.returns && scores.values) {
         const critic = models.critic;
@@ -143,15 +157,15 @@ export async function ppoUpdate(
           const t = inputsOf(piece, batch.mask);
           const loss = clippedValueLoss(
             { values: valuesAt(critic, batch), oldValues: t.rows(scores.values!), returns: t.rows(advantages.returns!), mask: t.mask },
-            { clipRange: ppo.valueClip, aggregation: ppo.aggregation, aggregationOptions },
+            { clipRange: ppo.valueClip, aggregation: ppo.aggregation, aggregationOptions: aggregationOf(piece) },
           ).loss;
-          valueLoss += loss.dataSync()[0];
+          valueLoss += read(loss);
           return loss;
         });
         applyGradients(critic, models.criticOptimizer, criticGrads, ppo.criticLearningRate, ppo.maxGradNorm);
         history.value.push(valueLoss);
       }
-      trainedTokens += aggregationOptions.tokenCount;
+      trainedTokens += part.reduce((n, s) => n + s.actionLength, 0);
       done++;
       await opts.onProgress?.(done, total);
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -159,7 +173,7 @@ export async function ppoUpdate(
   }
   return {
     policyLoss: mean(history.policyLoss),
-    clipFraction: mean(history.clip),
+    clipFraction: mean(history.clipFraction),
     ppoKl: history.ppoKl.at(-1) ?? 0,
     refKl: mean(history.refKl),
     entropy: mean(history.entropy),

@@ -14,6 +14,7 @@ import {
   entropyFromLogits,
   aggregateLoss,
   klLoss,
+  ppoActorLoss,
   reinforcePlusPlusAdvantages,
 } from '../../../rl';
 
@@ -22,6 +23,7 @@ beforeAll(async () => {
 });
 
 const MODES: AggregationMode[] = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'];
+const aggregationOptions = { normLength: 6 }; // C of seq-mean-token-sum-norm
 
 interface Batch {
   mask: number[][];
@@ -91,24 +93,24 @@ function checkMaskInvariance(lossOf: LossOf) {
 describe('masked tokens never change a loss or its gradient', () => {
   test('clipped policy loss (w.r.t. log-probs), with dual clip and clip-higher', () => {
     checkMaskInvariance((logProbs, [oldLogProbs, advantages], mask, aggregation) =>
-      clippedPolicyLoss({ logProbs, oldLogProbs, advantages, mask }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, aggregation }).loss,
+      clippedPolicyLoss({ logProbs, oldLogProbs, advantages, mask }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, aggregation, aggregationOptions }).loss,
     );
   });
 
   test('clipped value loss (w.r.t. values)', () => {
     checkMaskInvariance((values, [oldValues, returns], mask, aggregation) =>
-      clippedValueLoss({ values, oldValues, returns, mask }, { clipRange: 0.5, aggregation }).loss,
+      clippedValueLoss({ values, oldValues, returns, mask }, { clipRange: 0.5, aggregation, aggregationOptions }).loss,
     );
   });
 
   test.each(['k1', 'k2', 'k3', 'abs'] as const)('KL loss %s (w.r.t. log-probs)', (estimator) => {
-    checkMaskInvariance((logProbs, [refLogProbs], mask, aggregation) => klLoss(logProbs, refLogProbs, mask, estimator, aggregation));
+    checkMaskInvariance((logProbs, [refLogProbs], mask, aggregation) => klLoss(logProbs, refLogProbs, mask, estimator, aggregation, aggregationOptions));
   });
 
   test('entropy bonus (w.r.t. the logits of every token)', () => {
     // logits [B, T, V=3] built from three of the generated matrices; the gradient is checked on the first slice
     checkMaskInvariance((x, [y, z], mask, aggregation) =>
-      aggregateLoss(entropyFromLogits(tf.stack([x, y, z], 2) as tf.Tensor3D), mask, aggregation),
+      aggregateLoss(entropyFromLogits(tf.stack([x, y, z], 2) as tf.Tensor3D), mask, aggregation, aggregationOptions),
     );
   });
 });
@@ -129,5 +131,51 @@ describe('masked tokens never change an advantage on an action token', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('NaN or ±Inf at masked positions: every gradient stays finite and equals the gradient with zeros there', () => {
+  const mask = [
+    [1, 1, 0, 0],
+    [0, 1, 1, 1],
+    [1, 0, 0, 0],
+  ];
+  const values = (k: number) => mask.map((row, i) => row.map((_, t) => Math.sin(1 + 7 * k + 3 * i + t))); // in [−1, 1]
+  const fill = (x: number[][], at: (i: number, t: number) => number) => x.map((row, i) => row.map((v, t) => (mask[i][t] ? v : at(i, t))));
+  const zeros = (x: number[][]) => fill(x, () => 0);
+  const BAD = [NaN, Infinity, -Infinity];
+  // Every input non-finite at every masked position; or one input at a time (the others finite there), which
+  // reaches arithmetic that a non-finite log-ratio would have cut off at its clip.
+  const allBad = (x: number[][]) => fill(x, (i, t) => BAD[(i + t) % 3]);
+  const oneBad = (n: number) => (x: number[][], k: number) => fill(x, (i, t) => ((i + t) % n === k ? BAD[(i + t) % 3] : 0.5 + k));
+
+  /** ∂loss/∂(first input) with `prepare` applied to every input's masked entries. */
+  function gradWith(lossOf: LossOf, mode: AggregationMode, prepare: (x: number[][], k: number) => number[][], n: number) {
+    return tf.tidy(() => {
+      const [x, ...others] = Array.from({ length: n }, (_, k) => tf.tensor2d(prepare(values(k), k)));
+      return tf.grad((v: tf.Tensor) => lossOf(v as tf.Tensor2D, others, tf.tensor2d(mask), mode))(x).arraySync() as number[][];
+    });
+  }
+
+  const cases: [string, number, LossOf][] = [
+    ['policy loss w.r.t. log-probs (log-probs, old log-probs, advantages dirty)', 3, (logProbs, [oldLogProbs, advantages], m, aggregation) =>
+      clippedPolicyLoss({ logProbs, oldLogProbs, advantages, mask: m }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, aggregation, aggregationOptions }).loss],
+    ...(['k1', 'k2', 'k3', 'abs'] as const).map((estimator): [string, number, LossOf] => [`KL ${estimator} w.r.t. log-probs (log-probs, reference dirty)`, 2, (logProbs, [refLogProbs], m, aggregation) =>
+      klLoss(logProbs, refLogProbs, m, estimator, aggregation, aggregationOptions)]),
+    ['actor loss w.r.t. log-probs (every input dirty, entropy and KL terms on)', 5, (logProbs, [oldLogProbs, advantages, refLogProbs, entropy], m, aggregation) =>
+      ppoActorLoss({ logProbs, oldLogProbs, advantages, mask: m, refLogProbs, entropy }, { aggregation, aggregationOptions, entropyCoef: 0.01, klCoef: 0.1, klEstimator: 'k2' }).loss],
+    ['actor loss w.r.t. entropy (every input dirty)', 5, (entropy, [logProbs, oldLogProbs, advantages, refLogProbs], m, aggregation) =>
+      ppoActorLoss({ logProbs, oldLogProbs, advantages, mask: m, refLogProbs, entropy }, { aggregation, aggregationOptions, entropyCoef: 0.01, klCoef: 0.1 }).loss],
+    ['value loss w.r.t. values (values, old values, returns dirty)', 3, (v, [oldValues, returns], m, aggregation) =>
+      clippedValueLoss({ values: v, oldValues, returns, mask: m }, { clipRange: 0.5, aggregation, aggregationOptions }).loss],
+  ];
+
+  test.each(cases.flatMap(([name, n, lossOf]) => MODES.map((mode) => [name, mode, n, lossOf] as const)))('%s, %s', (_, mode, n, lossOf) => {
+    const clean = gradWith(lossOf, mode, zeros, n);
+    expect(clean.flat().some((g) => g !== 0)).toBe(true);
+    for (const dirty of [gradWith(lossOf, mode, allBad, n), gradWith(lossOf, mode, oneBad(n), n)]) {
+      expect(dirty.flat().filter((g) => !Number.isFinite(g))).toEqual([]);
+      dirty.forEach((row, i) => row.forEach((g, t) => expect(Math.abs(g - clean[i][t])).toBeLessThanOrEqual(1e-7)));
+    }
   });
 });

@@ -4,10 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../../common/random';
-import { createPolicy, getWeights, modelFromWeights } from '../../../policy/model';
+import { createCritic, createPolicy, getWeights, modelFromWeights } from '../../../policy/model';
 import { AdamW } from '../../../policy/optim';
 import { computeAdvantages, trajectoriesToScore } from '../../../trainer/advantages';
 import { AgentTrainingSchema } from '../../../config/agent';
+import { AggregationMode, aggregateLossNumbers, LOOP_LOSS } from '../../../rl';
+import { rowMask } from '../../../trainer/segments';
 import { scoreTrajectories } from '../../../trainer/score';
 import type { Trajectory } from '../../../trainer/trajectory';
 import { ppoUpdate } from '../../../trainer/update';
@@ -150,3 +152,66 @@ test('SALT over observations merges the same step taken after different historie
   expect(secondTurn(grpo).some((a) => Math.abs(a) > 0.5)).toBe(true);
 });
 
+describe('every aggregation mode is invariant to the micro-batch split', () => {
+  const MODES: AggregationMode[] = ['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'];
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(Math.abs(a), Math.abs(b)) + 1e-7;
+
+  /** PPO with a critic, an entropy bonus and a KL loss: every reported metric is non-zero. */
+  async function train(aggregation: AggregationMode, microbatchSegments: number) {
+    const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+    const reference = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 8)), false);
+    const critic = createCritic(config, 9);
+    const trajectories = batch();
+    const settings = AgentTrainingSchema.parse({
+      ppo: { minibatchSegments: 16, microbatchSegments, epochs: 2, aggregation, entropyCoef: 0.01, normLength: 8 },
+      kl: { mode: 'loss', coef: 0.1 },
+    });
+    const scores = await scoreTrajectories({ policy, reference, critic }, trajectories);
+    const advantages = computeAdvantages('ppo', trajectories, scores, settings);
+    const models = { policy, policyOptimizer: new AdamW(policy.weights), critic, criticOptimizer: new AdamW(critic.weights) };
+    const metrics = await ppoUpdate(models, trajectories, scores, advantages, { settings, learningRate: 1e-2, seed: 3 });
+    return { metrics, weights: { ...getWeights(policy), ...Object.fromEntries(Object.entries(getWeights(critic)).map(([k, w]) => [`critic/${k}`, w])) } };
+  }
+
+  test.each(MODES)('%s: loss, gradient norm, every metric and the updated weights agree for 1, 3 and 16 micro-batches', async (mode) => {
+    const [one, three, many] = [await train(mode, 16), await train(mode, 6), await train(mode, 1)];
+    for (const other of [three, many]) {
+      for (const key of ['policyLoss', 'clipFraction', 'ppoKl', 'refKl', 'entropy', 'gradNorm', 'valueLoss'] as const) {
+        const [value, reference] = [other.metrics[key], one.metrics[key]];
+        expect({ key, value, reference, close: close(value, reference) }).toEqual({ key, value, reference, close: true });
+      }
+      for (const [name, w] of Object.entries(one.weights)) {
+        const maxDiff = Math.max(...Array.from(w.data, (v, i) => Math.abs(v - other.weights[name].data[i])));
+        expect({ name, maxDiff: maxDiff < 1e-5 }).toEqual({ name, maxDiff: true });
+      }
+    }
+    // The metrics are rates and means, not sums that grow with the number of micro-batches.
+    expect(one.metrics.entropy).toBeGreaterThan(1);
+    expect(one.metrics.clipFraction).toBeGreaterThan(0);
+  });
+});
+
+test("with LOOP's settings the update's loss is −min(ρA, A + ε|A|) averaged over each trajectory's own action tokens, then over trajectories", async () => {
+  const policy = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 7)));
+  const trajectories = batch();
+  const settings = AgentTrainingSchema.parse({
+    ppo: { clipLow: LOOP_LOSS.clipLow, clipHigh: LOOP_LOSS.clipHigh, dualClip: null, aggregation: LOOP_LOSS.aggregation, epochs: 1, minibatchSegments: 64, microbatchSegments: 3 },
+    kl: { mode: 'none' },
+  });
+  const scores = await scoreTrajectories({ policy }, trajectories); // log π_θ at the update's only step
+  // π_old ≠ π_θ: ratios fall below 1 − ε, inside, above 1 + ε, and beyond a dual clip's c = 3 (e^1.5 ≈ 4.5).
+  const logRatios = [-1.5, -0.3, 0.05, 0.3, 1.5];
+  const logRatio = scores.oldLogProbs.map((row, i) => row.map((_, t) => logRatios[(i + t) % logRatios.length]));
+  const old = { ...scores, oldLogProbs: scores.oldLogProbs.map((row, i) => row.map((lp, t) => lp - logRatio[i][t])) };
+  const advantages = computeAdvantages('loop', trajectories, old, settings);
+  const metrics = await ppoUpdate({ policy, policyOptimizer: new AdamW(policy.weights) }, trajectories, old, advantages, { settings, learningRate: 1e-2, seed: 3 });
+
+  // The reference, on rows (one row = one trajectory): LOOP's per-token objective, seq-mean-token-mean.
+  const keep = new Set(advantages.keep);
+  const mask = rowMask(trajectories).map((row, i) => (keep.has(i) ? row : row.map(() => 0)));
+  const eps = LOOP_LOSS.clipLow;
+  const perToken = advantages.advantages.map((row, i) => row.map((A, t) => -Math.min(Math.exp(logRatio[i][t]) * A, A + eps * Math.abs(A))));
+  expect(metrics.policyLoss).toBeCloseTo(aggregateLossNumbers(perToken, mask, 'seq-mean-token-mean'), 5);
+  expect(metrics.refKl).toBe(0);
+  expect(advantages.advantages.some((row) => row.some((A) => A < 0))).toBe(true);
+});
