@@ -25,7 +25,8 @@ import { parseRunConfig, type RunConfig, type RunConfigInput } from '../config/r
 import { type LearningResult, writeLearningReport } from './learning-report';
 
 /**
- * Each row's RL settings, as measured on this machine (2 cores, from the bench's own or bench:sft's base):
+ * Each row's RL settings, as measured on this machine (2 cores, from the bench's own or bench:sft's base). The
+ * learning rate, temperature and epochs found here are the environments' defaults in config/defaults.ts:
  * - apps: lr 1e-3 collapsed the policy within one step (success 22% -> 0-3%) and 3e-4 x 4 epochs within five;
  *   at temperature 1 only one rollout in five succeeds where greedy decoding solves half the train tasks, so
  *   rollouts sample at 0.6 and train 2 epochs at 1e-4. From bases whose flaws are random (noisy demonstrations,
@@ -60,7 +61,7 @@ import { type LearningResult, writeLearningReport } from './learning-report';
  * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
  *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
  */
-const DEEPSEARCH_RL = { lr: 3e-4, temperature: 1, epochs: 1, tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
+const DEEPSEARCH_RL = { tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
 /**
  * Each row's base policy: SFT steps, the demonstrations' expert noise and habit (ExpertOptions.habit), the worlds
  * they come from (base.demoWorlds) and rotary positions. With the deepsearch habit at 0.6 the demonstrations
@@ -80,7 +81,7 @@ const ROWS = {
   // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the
   // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the
   // same examples as at 512).
-  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { lr: 1e-4, temperature: 0.6, epochs: 2, tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
+  apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
   // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
   // habit comes in a second SFT stage: from a base trained with it from the start (0.6) no rollout succeeded in 9
@@ -91,7 +92,12 @@ const ROWS = {
   multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
-const ALGORITHMS = { ppo: { algorithm: 'ppo', salt: false }, grpo: { algorithm: 'grpo', salt: false }, salt: { algorithm: 'grpo', salt: true }, loop: { algorithm: 'loop', salt: false } } as const;
+const ALGORITHMS = {
+  ppo: { algorithm: 'ppo', stepCredit: 'none' },
+  grpo: { algorithm: 'grpo', stepCredit: 'none' },
+  salt: { algorithm: 'grpo', stepCredit: 'salt' },
+  loop: { algorithm: 'loop', stepCredit: 'none' },
+} as const;
 type AlgorithmName = keyof typeof ALGORITHMS;
 
 interface Options {
@@ -138,10 +144,10 @@ const opts = new Command()
   .option('--test-splits <list>', 'evaluate only these of the row\'s test splits (default: all of them)')
   .option('--eval-every <n>', 'evaluate on the dev split every n RL steps and at the end (0 = only at the end)', '10')
   .option('--dev-tasks <n>', 'dev tasks per evaluation during training', '20')
-  .option('--lr <x>', 'RL learning rate (default: the row\'s)')
+  .option('--lr <x>', 'RL learning rate (default: the env\'s, config/defaults.ts)')
   .option('--group-size <n>', 'rollouts per task', '4')
-  .option('--temperature <x>', 'sampling temperature of the rollouts (default: the row\'s)')
-  .option('--epochs <n>', 'PPO epochs over each step\'s rollouts (default: the row\'s)')
+  .option('--temperature <x>', 'sampling temperature of the rollouts (default: the env\'s)')
+  .option('--epochs <n>', 'PPO epochs over each step\'s rollouts (default: the env\'s or algorithm\'s)')
   .option('--out <dir>', 'results folder', 'bench/results')
   .option('--reuse', 'reuse base policies already built with the same settings, and the clean stage of one whose habit stage alone changed (default: build from nothing)')
   .option('--base <file>', 'start every run from this base checkpoint (e.g. bench:sft\'s) instead of building one; needs a single row')
@@ -215,14 +221,16 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     tasksPerStep: Number(opts.tasks ?? spec.rl.tasks),
     groupSize: Number(opts.groupSize),
     rolloutShards: 1,
-    learningRate: Number(opts.lr ?? spec.rl.lr),
+    // Learning rate, temperature and epochs: the env's and algorithm's defaults (config/defaults.ts, measured as
+    // described above) unless --lr, --temperature or --epochs say otherwise.
+    ...(opts.lr ? { learningRate: Number(opts.lr) } : {}),
     ...(spec.env === 'deepsearch' ? { deepsearch: { seed: 0, passages: 10000, family: (spec as { family: string }).family } } : {}),
     evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks) },
     ...extra,
     agent: {
       model: { layers: 2, heads: 4, width: Number(opts.width ?? spec.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512, rotary: spec.base.rotary },
-      sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, temperature: Number(opts.temperature ?? spec.rl.temperature) },
-      ppo: { epochs: Number(opts.epochs ?? spec.rl.epochs) },
+      sampling: { maxTurns: spec.rl.maxTurns, maxActionTokens: spec.rl.maxActionTokens, ...(opts.temperature ? { temperature: Number(opts.temperature) } : {}) },
+      ppo: opts.epochs ? { epochs: Number(opts.epochs) } : {},
       base: { sftSteps: Number(opts.sftSteps ?? spec.base.sftSteps), demoWorlds: Number(opts.demoWorlds ?? spec.base.demoWorlds), demosPerTask: spec.base.demosPerTask, demoNoise: Number(opts.demoNoise ?? spec.base.demoNoise), demoHabit: Number(opts.demoHabit ?? spec.base.demoHabit), sftBatchSize: Number(opts.sftBatch ?? spec.sftBatch), sftLearningRate: 3e-3, habitFinetune: habitStage(spec.base) },
       ...(extra.agent ?? {}),
     },
@@ -275,8 +283,8 @@ async function main() {
       results.push({ row, seed, algorithm: 'base', eval: baseEval });
 
       for (const name of list<AlgorithmName>(opts.algorithms)) {
-        const { algorithm, salt } = ALGORITHMS[name];
-        const config = configFor(row, seed, { algorithm, agent: { salt, base: { ...baseConfig.agent.base, checkpoint: base } } });
+        const { algorithm, stepCredit } = ALGORITHMS[name];
+        const config = configFor(row, seed, { algorithm, agent: { stepCredit, base: { ...baseConfig.agent.base, checkpoint: base } } });
         console.log(`-- ${row} seed ${seed}: ${name}`);
         const run = await trainInProcess(config, store, {
           onStep: (s) => console.log(`  step ${s.step + 1}: reward ${s.meanReward.toFixed(3)} success ${(100 * s.successRate).toFixed(0)}%  flat groups ${s.flatGroups}  optimizer steps ${s.optimizerSteps}  entropy ${s.entropy.toFixed(3)}  ${JSON.stringify(s.phaseMs)}`),

@@ -2,11 +2,18 @@
  * Settings for training a text agent (apps, deepsearch): the policy's size, sampling, the algorithm's
  * hyper-parameters, KL and the base model. Pure zod, so the workflow validates it with the rest of
  * the run config before the first activity.
+ *
+ * Settings marked "by env/algorithm" are optional in the input and filled by `resolveAgentTraining` from
+ * config/defaults.ts: the run config passes its env and algorithm, `AgentTrainingSchema` alone the generic
+ * defaults. The parsed (output) type always holds plain values.
  */
 import { z } from 'zod';
+import { type AgentDefaults, defaultsFor } from './defaults';
 
 export const AGENT_ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinforce_pp'] as const;
 export type AgentAlgorithm = (typeof AGENT_ALGORITHMS)[number];
+/** The critic-free group estimators: the ones that train on informative groups only, and that `stepCredit` refines. */
+export const GROUP_ESTIMATORS: readonly string[] = ['grpo', 'drgrpo', 'rloo', 'loop'] satisfies AgentAlgorithm[];
 
 /**
  * The text agent's model. Default 2 layers x width 128 with a copy head (~0.58M parameters at a ~700-piece vocabulary): on the
@@ -35,7 +42,8 @@ export const ModelSizeSchema = z.strictObject({
 });
 
 export const SamplingSchema = z.strictObject({
-  temperature: z.number().min(0).max(5).default(1),
+  /** By env (apps 0.6, deepsearch 1). */
+  temperature: z.number().min(0).max(5).optional(),
   topP: z.number().gt(0).max(1).default(1),
   /**
    * Longest action the policy may write; SFT refuses a demonstration whose action is longer. Apps' expert
@@ -48,15 +56,19 @@ export const SamplingSchema = z.strictObject({
 });
 
 export const PpoSchema = z.strictObject({
-  epochs: z.int().min(1).max(32).default(1),
-  /** Turn segments per optimizer step. */
-  minibatchSegments: z.int().min(1).max(4096).default(32),
+  /** By env (apps 2, deepsearch 1) and algorithm (loop 2). */
+  epochs: z.int().min(1).max(32).optional(),
+  /** Turn segments per optimizer step. By algorithm (loop: LOOP_LOSS.miniBatchSize). */
+  minibatchSegments: z.int().min(1).max(4096).optional(),
   /** Segments per forward/backward pass; gradients are accumulated up to the minibatch (bounds memory). */
   microbatchSegments: z.int().min(1).max(512).default(8),
-  clipLow: z.number().min(0).max(1).default(0.2),
-  clipHigh: z.number().min(0).max(5).default(0.28),
-  dualClip: z.number().gt(1).nullable().default(3),
-  aggregation: z.enum(['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm']).default('token-mean'),
+  /** By algorithm: 0.2 / 0.28 (clip-higher), loop 0.1 / 0.1. */
+  clipLow: z.number().min(0).max(1).optional(),
+  clipHigh: z.number().min(0).max(5).optional(),
+  /** By algorithm: 3, loop none; `null` turns it off. */
+  dualClip: z.number().gt(1).nullable().optional(),
+  /** By algorithm: token-mean, loop seq-mean-token-mean. */
+  aggregation: z.enum(['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean', 'seq-mean-token-sum-norm']).optional(),
   /**
    * C of `seq-mean-token-sum-norm` (Dr.GRPO): a fixed number of action tokens, so the loss does not depend on how a
    * minibatch is split or on the longest action in it.
@@ -70,13 +82,38 @@ export const PpoSchema = z.strictObject({
   valueClip: z.number().positive().nullable().default(0.5),
 });
 
-export const KlSchema = z.strictObject({
-  /** `loss`: c·KL(π‖π_ref) term in the actor loss; `reward`: −β·KL per token in the reward; `none`. */
-  mode: z.enum(['none', 'loss', 'reward']).default('loss'),
-  coef: z.number().min(0).max(10).default(0.01),
-  estimator: z.enum(['k1', 'k2', 'k3', 'abs']).default('k3'),
-  /** With `reward` mode: adapt β toward this KL (Ziegler et al.); absent = fixed β. */
-  targetKl: z.number().positive().optional(),
+export const KlSchema = z
+  .strictObject({
+    /**
+     * `loss`: c·KL(π‖π_ref) term in the actor loss; `reward`: −β·KL per token in the reward; `none`.
+     * By algorithm: loss, loop none (LOOP trains without KL unless asked).
+     */
+    mode: z.enum(['none', 'loss', 'reward']).optional(),
+    /** c or β; with `targetKl`, β's starting value. */
+    coef: z.number().min(0).max(10).default(0.01),
+    estimator: z.enum(['k1', 'k2', 'k3', 'abs']).default('k3'),
+    /**
+     * Adaptive β (Ziegler et al. 2019; rl/kl.ts `updateKlController`): after each step
+     * β ← β·(1 + clip(KL/targetKl − 1, ±0.2)·n/horizon). Only `reward` mode adapts β; absent = fixed β.
+     */
+    targetKl: z.number().positive().optional(),
+    /** The controller's horizon in samples (verl's default 10000). */
+    horizon: z.int().min(1).max(100_000_000).default(10_000),
+  })
+  .superRefine((kl, ctx) => {
+    if (kl.targetKl !== undefined && kl.mode !== 'reward') {
+      ctx.addIssue({ code: 'custom', path: ['targetKl'], message: `adapts β of kl.mode "reward" only; set kl.mode to "reward" (it is ${kl.mode ?? 'absent'})` });
+    }
+  });
+
+/** GiGPO's step term (agent.stepCredit "gigpo"); defaults are verl-agent's. */
+export const GigpoSchema = z.strictObject({
+  /** Discount of the step returns γ^(T−1−t)·R. */
+  gamma: z.number().min(0).max(1).default(0.95),
+  /** ω in A = A^E + ω·A^S. */
+  stepWeight: z.number().min(0).max(100).default(1),
+  /** Divide A^S by its anchor group's std ("mean_std_norm"); false is "mean_norm". */
+  normalizeByStd: z.boolean().default(false),
 });
 
 export const BaseModelSchema = z.strictObject({
@@ -113,21 +150,77 @@ export const BaseModelSchema = z.strictObject({
     .optional(),
 });
 
-export const AgentTrainingSchema = z.strictObject({
-  /** SALT: step-level advantages from the trajectory graph on top of the group estimator. */
-  salt: z.boolean().default(false),
-  /**
-   * What makes two SALT steps the same node. `observation` (default): the observation the action answered, the
-   * action, and the observation it got, so steps from different histories merge (a graph). `history`: the whole
-   * context before and after, so only shared prefixes merge (a tree); then each merged node's mean advantage
-   * gives the same first-epoch gradient as GRPO (identical steps have identical ∇log π), and SALT changes little.
-   */
-  saltStates: z.enum(['observation', 'history']).default('observation'),
-  model: ModelSizeSchema.prefault({}),
-  sampling: SamplingSchema.prefault({}),
-  ppo: PpoSchema.prefault({}),
-  kl: KlSchema.prefault({}),
-  base: BaseModelSchema.prefault({}),
-});
+export const STEP_CREDITS = ['none', 'salt', 'gigpo'] as const;
+export type StepCredit = (typeof STEP_CREDITS)[number];
 
-export type AgentTraining = z.output<typeof AgentTrainingSchema>;
+/** The agent section as written: the "by env/algorithm" settings may be absent. */
+export const AgentTrainingInputSchema = z
+  .strictObject({
+    /**
+     * Step-level credit on top of the trajectory advantage of the group estimators (rl/salt.ts):
+     * - `none`: every action token of a rollout gets its trajectory's advantage;
+     * - `salt`: SALT, each step gets the mean advantage over the rollouts that took the same transition
+     *   (what "the same" means: `saltStates`);
+     * - `gigpo`: GiGPO, A^E + ω·A^S where A^S compares discounted step returns among the group's steps taken from
+     *   the same anchor state; a step's anchor state is the observation its action answered (the task's prompt
+     *   for the first turn), verl-agent's `anchor_obs`, not the whole history (settings: `gigpo`).
+     */
+    stepCredit: z.enum(STEP_CREDITS).optional(),
+    /** The old spelling: true = stepCredit "salt", false = "none". */
+    salt: z.boolean().optional(),
+    /**
+     * What makes two SALT steps the same node (stepCredit "salt" only). `observation` (default): the observation
+     * the action answered, the action, and the observation it got, so steps from different histories merge (a
+     * graph). `history`: the whole context before and after, so only shared prefixes merge (a tree); then each
+     * merged node's mean advantage gives the same first-epoch gradient as GRPO (identical steps have identical
+     * ∇log π), and SALT changes little.
+     */
+    saltStates: z.enum(['observation', 'history']).default('observation'),
+    gigpo: GigpoSchema.prefault({}),
+    model: ModelSizeSchema.prefault({}),
+    sampling: SamplingSchema.prefault({}),
+    ppo: PpoSchema.prefault({}),
+    kl: KlSchema.prefault({}),
+    base: BaseModelSchema.prefault({}),
+  })
+  .superRefine((agent, ctx) => {
+    if (agent.salt !== undefined && agent.stepCredit !== undefined && stepCreditOf({ salt: agent.salt }) !== agent.stepCredit) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['salt'],
+        message: `salt: ${agent.salt} contradicts stepCredit: "${agent.stepCredit}"; salt is the old spelling of stepCredit, give only stepCredit`,
+      });
+    }
+  });
+
+export type AgentTrainingInput = z.output<typeof AgentTrainingInputSchema>;
+
+/** The step credit a written agent section asks for: `stepCredit`, else the old `salt` flag, else none. */
+export function stepCreditOf(agent: Pick<AgentTrainingInput, 'stepCredit' | 'salt'>): StepCredit {
+  return agent.stepCredit ?? (agent.salt ? 'salt' : 'none');
+}
+
+/** Fill the settings the input left out from `defaults` (config/defaults.ts); explicit values win. */
+export function resolveAgentTraining(agent: AgentTrainingInput, defaults: AgentDefaults) {
+  const { salt, stepCredit, sampling, ppo, kl, ...rest } = agent;
+  return {
+    ...rest,
+    stepCredit: stepCreditOf({ salt, stepCredit }),
+    sampling: { ...sampling, temperature: sampling.temperature ?? defaults.temperature },
+    ppo: {
+      ...ppo,
+      epochs: ppo.epochs ?? defaults.epochs,
+      minibatchSegments: ppo.minibatchSegments ?? defaults.minibatchSegments,
+      clipLow: ppo.clipLow ?? defaults.clipLow,
+      clipHigh: ppo.clipHigh ?? defaults.clipHigh,
+      dualClip: ppo.dualClip === undefined ? defaults.dualClip : ppo.dualClip, // null is an explicit "off"
+      aggregation: ppo.aggregation ?? defaults.aggregation,
+    },
+    kl: { ...kl, mode: kl.mode ?? defaults.klMode },
+  };
+}
+
+export type AgentTraining = ReturnType<typeof resolveAgentTraining>;
+
+/** The agent section alone, with the generic defaults (no env or algorithm to pick others by). */
+export const AgentTrainingSchema = AgentTrainingInputSchema.transform((agent): AgentTraining => resolveAgentTraining(agent, defaultsFor()));

@@ -6,7 +6,8 @@
  * needs one.
  */
 import { z } from 'zod';
-import { AgentTrainingSchema } from './agent';
+import { AgentTrainingInputSchema, GROUP_ESTIMATORS, resolveAgentTraining, stepCreditOf } from './agent';
+import { defaultsFor } from './defaults';
 
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -57,8 +58,14 @@ export const EvaluationConfigSchema = z.strictObject({
   split: z.string().min(1).optional(),
   /** Tasks of the split to evaluate (the first N, in the split's fixed order); 0 = all. */
   tasks: z.int().min(0).default(0),
-  /** Also sample k attempts per task and report pass@k; 0 = greedy only. */
+  /** Also report pass@k with sampling; 0 = greedy only. */
   passK: z.int().min(0).max(16).default(0),
+  /**
+   * Sampled attempts per task behind the pass@k estimate, n ≥ k: the unbiased 1 − C(n−c, k)/C(n, k) (Chen et al.
+   * 2021). Absent = passK (what the evaluation cost before; still unbiased, with n = k it is "any of k"); a larger
+   * n lowers the estimate's variance at n/k times the rollouts.
+   */
+  passN: z.int().min(0).max(64).optional(),
 });
 
 /**
@@ -86,7 +93,8 @@ export const RunConfigSchema = z
     tasksPerStep: z.int().min(1).max(4096).default(8),
     groupSize: z.int().min(1).max(256).default(4),
     rolloutShards: z.int().min(1).max(64).default(2),
-    learningRate: z.number().positive().max(100).default(1),
+    /** By env (config/defaults.ts): bandit 1, apps 1e-4, deepsearch 3e-4. */
+    learningRate: z.number().positive().max(100).optional(),
     /** Continue-as-new after this many steps in one execution (also whenever Temporal suggests it). */
     continueAsNewEvery: z.int().min(1).default(100),
     taskQueues: z
@@ -109,7 +117,7 @@ export const RunConfigSchema = z
     apps: AppsConfigSchema.prefault({}),
     deepsearch: DeepSearchConfigSchema.prefault({}),
     /** The text agent (apps, deepsearch): model size, sampling, PPO/KL settings, base model. */
-    agent: AgentTrainingSchema.prefault({}),
+    agent: AgentTrainingInputSchema.prefault({}),
     evaluation: EvaluationConfigSchema.prefault({}),
     dynamicSampling: DynamicSamplingSchema.prefault({}),
   })
@@ -140,13 +148,26 @@ export const RunConfigSchema = z
     if (config.rolloutShards > config.tasksPerStep) {
       ctx.addIssue({ code: 'custom', path: ['rolloutShards'], message: `must be at most tasksPerStep (${config.tasksPerStep})` });
     }
+    if (config.env !== 'bandit' && !GROUP_ESTIMATORS.includes(config.algorithm) && stepCreditOf(config.agent) !== 'none') {
+      const field = config.agent.stepCredit !== undefined ? 'stepCredit' : 'salt';
+      ctx.addIssue({ code: 'custom', path: ['agent', field], message: `step credit refines a group estimator's advantage (${GROUP_ESTIMATORS.join(', ')}); ${config.algorithm} has none` });
+    }
+    const { passK, passN } = config.evaluation;
+    if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {
+      const message = passK > 0 ? `must be at least passK (${passK})` : 'samples for pass@k: set passK > 0 too';
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'passN'], message });
+    }
   })
   .transform((config) => {
     const prefix = config.env === 'deepsearch' ? `${config.deepsearch.family}/` : '';
+    const defaults = defaultsFor(config.env, config.algorithm);
+    const { evaluation } = config;
     return {
       ...config,
       split: config.split ?? `${prefix}train`,
-      evaluation: { ...config.evaluation, split: config.evaluation.split ?? `${prefix}dev` },
+      learningRate: config.learningRate ?? defaults.learningRate,
+      agent: resolveAgentTraining(config.agent, defaults),
+      evaluation: { ...evaluation, split: evaluation.split ?? `${prefix}dev`, passN: evaluation.passN ?? evaluation.passK },
     };
   });
 

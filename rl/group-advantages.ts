@@ -3,7 +3,8 @@
  *
  * Input is one score per trajectory, s_i = Σ_t r[i][t] (`rowSums` of the token rewards), and its group id g(i)
  * (the task it was sampled for). Output is one advantage per trajectory; `broadcastToTokens` tiles it over the
- * action tokens. Every action token of every turn gets the same credit: SALT (salt.ts) refines that per step.
+ * action tokens. Every action token of every turn gets the same credit: SALT or GiGPO (salt.ts; the run config's
+ * `agent.stepCredit`) refines that per step.
  */
 import { Matrix, assertSameShape, broadcastToTokens, maskedWhiten, rowSums } from './masks';
 
@@ -110,7 +111,8 @@ export function loopAdvantages(scores: readonly number[], groups: readonly Group
 /**
  * LOOP's loss, from the paper and apple/ml-loop's defaults: PPO clip with ε = 0.1 on both sides (min(ρA,
  * A + ε|A|) is the clipped surrogate), each trajectory's loss averaged over its own action tokens
- * (`seq-mean-token-mean`), no KL, no critic, 2 epochs of mini-batches of 32.
+ * (`seq-mean-token-mean`), no KL, no critic, 2 epochs of mini-batches of 32. config/defaults.ts applies these to
+ * `algorithm: "loop"` wherever the run config leaves the matching ppo / kl setting out.
  */
 export const LOOP_LOSS = {
   clipLow: 0.1,

@@ -23,6 +23,9 @@
  *
  * GiGPO (Feng et al. 2025, arXiv 2505.10978) is the `anchor-state` option: steps are grouped by their state
  * alone, and a step-level relative advantage on discounted step returns is added to the trajectory advantage.
+ * The trainer picks one with `agent.stepCredit` ('salt' | 'gigpo'; trainer/advantages.ts) and renders a GiGPO
+ * anchor state as the observation the action answered (the task's prompt at the first turn), as verl-agent's
+ * `anchor_obs`: the raw environment observation, never the history.
  */
 import { Matrix } from './masks';
 import { GroupId, indicesByGroup } from './group-advantages';

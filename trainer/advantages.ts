@@ -17,8 +17,9 @@ import {
   rlooAdvantages,
   rowSums,
   stepLevelBatchAdvantages,
+  type StepGrouping,
 } from '../rl';
-import type { AgentAlgorithm, AgentTraining } from '../config/agent';
+import { type AgentAlgorithm, type AgentTraining, GROUP_ESTIMATORS } from '../config/agent';
 import type { Scores } from './score';
 import { rowMask } from './segments';
 import type { Trajectory } from './trajectory';
@@ -37,8 +38,6 @@ export interface Advantages {
   meanKl: number;
 }
 
-const GROUP_ESTIMATORS: readonly string[] = ['grpo', 'drgrpo', 'rloo', 'loop'] satisfies AgentAlgorithm[];
-
 /**
  * The trajectories whose log-probs and values the update can use: for the group estimators only the
  * informative groups (computeAdvantages keeps no others), so scoreBatch can skip the flat ones (on a base that
@@ -56,7 +55,7 @@ export function computeAdvantages(
   algorithm: AgentAlgorithm,
   trajectories: readonly Trajectory[],
   scores: Scores,
-  settings: Pick<AgentTraining, 'salt' | 'saltStates' | 'ppo' | 'kl'>,
+  settings: Pick<AgentTraining, 'stepCredit' | 'saltStates' | 'gigpo' | 'ppo' | 'kl'>,
 ): Advantages {
   const mask = rowMask(trajectories);
   const groups = trajectories.map((t) => t.group);
@@ -110,21 +109,33 @@ export function computeAdvantages(
   }
   const missing = scored && keep.find((i) => !scored.has(i));
   if (missing !== undefined) throw new Error(`trajectory ${missing} is trained on but was not scored`);
-  const advantages = settings.salt
-    ? stepLevelBatchAdvantages(
-        trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: saltSteps(t, settings.saltStates) })),
-        mask,
-      )
-    : broadcastToTokens(perTrajectory, mask);
-  return { advantages, keep, flatGroups: droppedGroups.length, meanKl };
+  return { advantages: withStepCredit(trajectories, perTrajectory, mask, settings), keep, flatGroups: droppedGroups.length, meanKl };
 }
 
 /**
- * Turns as SALT transitions, spans in the row's token space: (observation answered, action, observation got),
- * the first turn's state being its whole context (the task's prompt); or with `history` (context before,
- * action, context after).
+ * Per-token advantages from the trajectory ones under `agent.stepCredit`: tiled (`none`), SALT's transition
+ * means (`salt`), or GiGPO's A^E + ω·A^S over anchor states (`gigpo`), always within one task's group.
  */
-function saltSteps(trajectory: Trajectory, states: AgentTraining['saltStates']) {
+function withStepCredit(
+  trajectories: readonly Trajectory[],
+  perTrajectory: readonly number[],
+  mask: Matrix,
+  settings: Pick<AgentTraining, 'stepCredit' | 'saltStates' | 'gigpo'>,
+): Matrix {
+  if (settings.stepCredit === 'none') return broadcastToTokens(perTrajectory, mask);
+  // GiGPO's anchor state is the observation the action answered (verl-agent's anchor_obs), never the history.
+  const states = settings.stepCredit === 'salt' ? settings.saltStates : 'observation';
+  const grouping: StepGrouping = settings.stepCredit === 'salt' ? { kind: 'transition' } : { kind: 'anchor-state', ...settings.gigpo };
+  const steps = trajectories.map((t, i) => ({ group: t.group, advantage: perTrajectory[i], reward: t.reward, steps: turnSteps(t, states) }));
+  return stepLevelBatchAdvantages(steps, mask, grouping);
+}
+
+/**
+ * Turns as steps, spans in the row's token space: (observation answered, action, observation got), the first
+ * turn's state being its whole context (the task's prompt); or with `history` (context before, action, context
+ * after). SALT keys a step by all three, GiGPO by the state alone.
+ */
+function turnSteps(trajectory: Trajectory, states: AgentTraining['saltStates']) {
   let offset = 0;
   return trajectory.turns.map((turn, t) => {
     const [state, nextState] =

@@ -1,9 +1,11 @@
 /**
- * Held-out evaluation: the policy plays every chosen task greedily (and, for pass@k, k sampled attempts), and
- * the environment's verifier scores each episode. Task success is TGC; a scenario counts for SGC when all of
- * its variants succeed (AppWorld's two metrics); deepsearch's EM and F1 come from the episodes' metrics.
+ * Held-out evaluation: the policy plays every chosen task greedily (and, for pass@k, n ≥ k sampled attempts,
+ * scored with the unbiased estimator of rl/pass-at-k.ts), and the environment's verifier scores each episode.
+ * Task success is TGC; a scenario counts for SGC when all of its variants succeed (AppWorld's two metrics);
+ * deepsearch's EM and F1 come from the episodes' metrics.
  */
 import { hashSeed } from '../common/random';
+import { passAtK } from '../rl/pass-at-k';
 import type { Environment, TaskInfo } from '../envs/types';
 import type { OrtPolicy } from '../policy/generate';
 import type { Tokenizer } from '../policy/tokenizer';
@@ -13,6 +15,8 @@ import type { Trajectory } from './trajectory';
 export interface EvaluationOptions {
   mode: 'greedy' | 'pass@k';
   k: number;
+  /** Sampled attempts per task for pass@k (config `evaluation.passN`), n ≥ k; absent = k. */
+  n?: number;
   sampling: SamplingOptions;
   seed: number;
   policyVersion: number;
@@ -31,16 +35,22 @@ export async function evaluatePolicy(
   opts: EvaluationOptions,
   onTurn?: () => void,
 ): Promise<EvaluationOutcome> {
-  const attempts = opts.mode === 'greedy' ? 1 : Math.max(1, opts.k);
+  const k = Math.max(1, opts.k);
+  const attempts = opts.mode === 'greedy' ? 1 : Math.max(k, opts.n ?? k);
   const specs = tasks.flatMap((task, group) =>
     Array.from({ length: attempts }, (_, sample) => ({ taskId: task.id, group, sample, seed: hashSeed(`${opts.seed}/eval/${task.id}/${sample}`) })),
   );
   const temperature = opts.mode === 'greedy' ? 0 : opts.sampling.temperature;
   const trajectories = await rollout(env, policy, tokenizer, specs, { ...opts.sampling, temperature, policyVersion: opts.policyVersion, onTurn });
-  return { metrics: summarise(tasks, trajectories, attempts), trajectories };
+  return { metrics: summariseEvaluation(tasks, trajectories, opts.mode === 'greedy' ? undefined : k), trajectories };
 }
 
-function summarise(tasks: readonly TaskInfo[], trajectories: readonly Trajectory[], attempts: number): Record<string, number> {
+/**
+ * The evaluation's metrics. Per-episode ones come from each task's first attempt; with `k` (pass@k mode) each
+ * task's attempts also give pass@k. A metric an episode does not report (gold-passage recall on data without
+ * supporting passages) is averaged over the episodes that do, and left out when none do.
+ */
+export function summariseEvaluation(tasks: readonly TaskInfo[], trajectories: readonly Trajectory[], k?: number): Record<string, number> {
   const byTask = new Map<string, Trajectory[]>();
   for (const t of trajectories) byTask.set(t.taskId, [...(byTask.get(t.taskId) ?? []), t]);
   const first = tasks.map((task) => byTask.get(task.id)![0]);
@@ -58,6 +68,13 @@ function summarise(tasks: readonly TaskInfo[], trajectories: readonly Trajectory
   for (const key of ['em', 'f1', 'cover_em']) {
     if (first.every((t) => typeof t.metrics[key] === 'number')) metrics[key] = mean(first.map((t) => t.metrics[key]));
   }
-  if (attempts > 1) metrics.passAtK = mean(tasks.map((task) => (byTask.get(task.id)!.some((t) => t.success) ? 1 : 0)));
+  const recalls = first.map((t) => t.metrics.gold_passage_recall).filter((v): v is number => typeof v === 'number');
+  if (recalls.length) metrics.gold_passage_recall = mean(recalls);
+  if (k !== undefined) {
+    metrics.passAtK = mean(tasks.map((task) => {
+      const attempts = byTask.get(task.id)!;
+      return passAtK(attempts.length, attempts.filter((t) => t.success).length, k);
+    }));
+  }
   return metrics;
 }

@@ -118,9 +118,14 @@ export function parseCorpusLine(line: string, lineNumber = 0): Passage {
   throw new Error(`corpus JSONL line ${lineNumber}: missing string "contents"`);
 }
 
+/** A file saved with a UTF-8 byte-order mark (some Windows tools add one) would make line 1 invalid JSON. */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 export function parseCorpusJsonl(text: string): Passage[] {
   const passages: Passage[] = [];
-  text.split('\n').forEach((line, i) => {
+  stripBom(text).split('\n').forEach((line, i) => {
     if (line.trim()) passages.push(parseCorpusLine(line, i + 1));
   });
   return passages;

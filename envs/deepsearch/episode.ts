@@ -115,7 +115,8 @@ export class DeepSearchEpisode implements Episode {
         searches: this.history.filter((t) => !t.error && parseAction(t.action).kind === 'search').length,
         errors,
         hops: this.record.hopCount,
-        gold_passage_recall: goldPassages.length > 0 ? goldFound / goldPassages.length : 0,
+        // Not applicable (left out, not 0) where the record names no supporting passage: Search-R1 rows, unanswerable ones.
+        ...(goldPassages.length > 0 ? { gold_passage_recall: goldFound / goldPassages.length } : {}),
       },
     };
   }

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UNANSWERABLE_ANSWER } from './answers';
+import { stripBom } from './corpus';
 import { Hop, QaRecord, QuestionFamily } from './questions';
 
 const SearchR1Row = z.object({
@@ -30,7 +31,7 @@ const MusiqueRow = z.object({
 
 function parseLines<T>(text: string, schema: z.ZodType<T>, format: string): T[] {
   const rows: T[] = [];
-  text.split('\n').forEach((line, i) => {
+  stripBom(text).split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let json: unknown;
     try {
@@ -61,10 +62,13 @@ export function parseSearchR1Jsonl(text: string, split = 'single/test'): QaRecor
   }));
 }
 
-/** MuSiQue decomposition steps read `Green >> performer` or `Who founded #1?`; `#k` is hop k's answer. */
+/**
+ * MuSiQue decomposition steps read `Green >> performer` or `Who founded #1?`; `#k` is hop k's answer. A missing or
+ * empty bridge answer leaves `#k` in place: dropping it would turn `#1 >> spouse` into the wrong query `spouse`.
+ */
 function resolveHopQuery(question: string, answers: string[]): string {
   return question
-    .replace(/#(\d+)/g, (whole, k: string) => answers[Number(k) - 1] ?? whole)
+    .replace(/#(\d+)/g, (whole, k: string) => answers[Number(k) - 1]?.trim() || whole)
     .replace(/\s*>>\s*/g, ' ')
     .trim();
 }

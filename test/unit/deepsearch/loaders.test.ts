@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   createDeepSearchEnvironment,
   loadCorpusJsonl,
+  parseCorpusJsonl,
   loadMusiqueJsonl,
   loadMusiqueParagraphs,
   loadSearchR1Jsonl,
@@ -33,6 +35,17 @@ describe('Search-R1 QA JSONL', () => {
   });
 });
 
+describe('a UTF-8 byte-order mark at the start of a file', () => {
+  const BOM = '\uFEFF';
+  const read = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
+
+  it('is not part of the first row (Search-R1, MuSiQue, corpus)', () => {
+    expect(parseSearchR1Jsonl(BOM + read('nq_search_r1.jsonl'))).toEqual(parseSearchR1Jsonl(read('nq_search_r1.jsonl')));
+    expect(parseMusiqueJsonl(BOM + read('musique_full.jsonl'))).toEqual(parseMusiqueJsonl(read('musique_full.jsonl')));
+    expect(parseCorpusJsonl(BOM + read('corpus.jsonl'))).toEqual(parseCorpusJsonl(read('corpus.jsonl')));
+  });
+});
+
 describe('MuSiQue JSONL', () => {
   const records = loadMusiqueJsonl(join(FIXTURES, 'musique_full.jsonl'), 'multi/dev');
 
@@ -55,6 +68,19 @@ describe('MuSiQue JSONL', () => {
   it('gives unanswerable rows the golden answer "unknown" and the hop count of their id', () => {
     expect(records[2]).toMatchObject({ answerable: false, goldenAnswers: ['unknown'], hopCount: 3 });
     expect(records[2].hops[1]).not.toHaveProperty('passageId');
+  });
+
+  it('keeps the #k placeholder when the bridge answer is empty', () => {
+    const row = {
+      id: '2hop__1_2',
+      question: 'Who is the spouse of the Green performer?',
+      answer: 'Miquette Giraudy',
+      question_decomposition: [
+        { question: 'Green >> performer', answer: '' },
+        { question: '#1 >> spouse', answer: 'Miquette Giraudy' },
+      ],
+    };
+    expect(parseMusiqueJsonl(JSON.stringify(row))[0].hops.map((h) => h.query)).toEqual(['Green performer', '#1 spouse']);
   });
 
   it('turns the paragraphs into passages', () => {
@@ -92,6 +118,10 @@ describe('an environment over loaded data', () => {
         expect(episode.score().metrics.em).toBe(1);
       }
     }
+    // Search-R1 rows name no supporting passage: recall does not apply there, so it is left out rather than 0.
+    const scoreOf = (taskId: string) => runEpisode(env.createEpisode(taskId, 0), env.expert(taskId, { noise: 0, seed: 0 })).score().metrics;
+    expect(scoreOf('deepsearch/single/test/test_1')).not.toHaveProperty('gold_passage_recall');
+    expect(scoreOf('deepsearch/multi/test/2hop__460946_294723')).toHaveProperty('gold_passage_recall');
     const green = env.createEpisode('deepsearch/multi/test/2hop__460946_294723', 0);
     expect(green.step('<search>Green performer</search>').observation).toContain('Title: Green (Steve Hillage album)');
   });

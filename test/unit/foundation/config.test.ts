@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidRunConfigError, parseRunConfig } from '../../../config/run-config';
-import { splitIntoShards } from '../../../workflows/training-run';
+import { LOOP_LOSS } from '../../../rl/group-advantages';
+import { splitIntoShards } from '../../../trainer/step';
 
 const example = JSON.parse(readFileSync(join(__dirname, '../../../examples/bandit.json'), 'utf8'));
 
@@ -50,7 +51,7 @@ describe('environment sections, splits and evaluation', () => {
   it('fills the env sections, the agent settings and the evaluation defaults', () => {
     const config = parseRunConfig(example);
     expect(config.split).toBe('train');
-    expect(config.evaluation).toEqual({ every: 0, split: 'dev', tasks: 0, passK: 0 });
+    expect(config.evaluation).toEqual({ every: 0, split: 'dev', tasks: 0, passK: 0, passN: 0 });
     expect(config.apps).toEqual({ seed: 1 });
     expect(config.deepsearch).toEqual({ seed: 0, passages: 10_000, family: 'single' });
     expect(config.agent.kl.coef).toBeGreaterThanOrEqual(0);
@@ -70,12 +71,100 @@ describe('environment sections, splits and evaluation', () => {
     expect(small).toMatchObject({ env: 'apps', split: 'train', tasksPerStep: 8, groupSize: 4, steps: 3, evaluation: { split: 'dev', tasks: 8 } });
     expect(small.agent.model).toMatchObject({ layers: 1, heads: 2, width: 64, contextLength: 512 });
     expect(small.agent.base).toMatchObject({ sftSteps: 40, demosPerTask: 1 });
-    expect(parseRunConfig(load('apps.json'))).toMatchObject({ env: 'apps', algorithm: 'grpo', tasksPerStep: 8, groupSize: 4, steps: 30 });
+    expect(parseRunConfig(load('apps.json'))).toMatchObject({ env: 'apps', algorithm: 'grpo', tasksPerStep: 8, groupSize: 4, steps: 30, learningRate: 1e-4 }); // 1e-3 collapsed the apps policy in one step
   });
 
   it('a parsed config parses again to itself (the evaluation child re-validates it)', () => {
     const config = parseRunConfig(load('apps-small.json'));
     expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+});
+
+describe('step credit (agent.stepCredit, formerly agent.salt)', () => {
+  const apps = { runId: 'credit', env: 'apps', steps: 1 };
+  const agentOf = (agent: object) => parseRunConfig({ ...apps, agent }).agent;
+
+  it('defaults to none and maps the old salt flag onto it', () => {
+    expect(agentOf({}).stepCredit).toBe('none');
+    expect(agentOf({ salt: true })).toEqual(agentOf({ stepCredit: 'salt' }));
+    expect(agentOf({ salt: false })).toEqual(agentOf({ stepCredit: 'none' }));
+    expect(agentOf({ stepCredit: 'gigpo' })).toMatchObject({ stepCredit: 'gigpo', gigpo: { gamma: 0.95, stepWeight: 1, normalizeByStd: false } });
+    expect(agentOf({ salt: true, stepCredit: 'salt' }).stepCredit).toBe('salt'); // both, agreeing
+  });
+
+  it('rejects salt and stepCredit that disagree', () => {
+    expect(() => agentOf({ salt: true, stepCredit: 'gigpo' })).toThrow(/agent\.salt: .*stepCredit/);
+    expect(() => agentOf({ salt: false, stepCredit: 'salt' })).toThrow(/agent\.salt: /);
+  });
+
+  it('refuses step credit where no group estimator gives a trajectory advantage to refine', () => {
+    expect(() => parseRunConfig({ ...apps, algorithm: 'ppo', agent: { stepCredit: 'gigpo' } })).toThrow(/agent\.stepCredit: /);
+    expect(() => parseRunConfig({ ...apps, algorithm: 'reinforce_pp', agent: { salt: true } })).toThrow(/agent\.salt: /);
+    expect(parseRunConfig({ ...apps, algorithm: 'loop', agent: { stepCredit: 'gigpo' } }).agent.stepCredit).toBe('gigpo');
+  });
+});
+
+describe('defaults by environment and algorithm (config/defaults.ts)', () => {
+  const text = (env: 'apps' | 'deepsearch', extra: object = {}) => parseRunConfig({ runId: 'defaults', env, steps: 1, ...extra });
+
+  it('gives each environment its measured learning rate, temperature and epochs', () => {
+    expect(text('apps')).toMatchObject({ learningRate: 1e-4, agent: { sampling: { temperature: 0.6 }, ppo: { epochs: 2 } } });
+    expect(text('deepsearch')).toMatchObject({ learningRate: 3e-4, agent: { sampling: { temperature: 1 }, ppo: { epochs: 1 } } });
+    expect(parseRunConfig({ runId: 'b', env: 'bandit', steps: 1 }).learningRate).toBe(1);
+  });
+
+  it('keeps what the user set', () => {
+    const config = text('apps', { learningRate: 5e-4, agent: { sampling: { temperature: 1 }, ppo: { epochs: 3 } } });
+    expect(config).toMatchObject({ learningRate: 5e-4, agent: { sampling: { temperature: 1 }, ppo: { epochs: 3 } } });
+  });
+
+  it('trains loop with LOOP_LOSS when the ppo and kl settings are absent', () => {
+    const { ppo, kl } = text('deepsearch', { algorithm: 'loop' }).agent;
+    expect(ppo).toMatchObject({ clipLow: LOOP_LOSS.clipLow, clipHigh: LOOP_LOSS.clipHigh, dualClip: null, aggregation: LOOP_LOSS.aggregation });
+    expect(ppo).toMatchObject({ epochs: LOOP_LOSS.epochs, minibatchSegments: LOOP_LOSS.miniBatchSize });
+    expect(kl.mode).toBe('none');
+    // The generic defaults stay for the other algorithms.
+    expect(text('deepsearch', { algorithm: 'grpo' }).agent).toMatchObject({ ppo: { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, aggregation: 'token-mean', epochs: 1 }, kl: { mode: 'loss' } });
+  });
+
+  it('keeps explicit ppo and kl values under loop, an explicit null dual clip elsewhere', () => {
+    const ppo = { clipLow: 0.2, clipHigh: 0.3, dualClip: 4, aggregation: 'token-mean', epochs: 1, minibatchSegments: 8 };
+    expect(text('apps', { algorithm: 'loop', agent: { ppo, kl: { mode: 'loss' } } }).agent).toMatchObject({ ppo, kl: { mode: 'loss', coef: 0.01 } });
+    expect(text('apps', { agent: { ppo: { dualClip: null } } }).agent.ppo.dualClip).toBeNull();
+  });
+
+  it('a resolved config parses again to itself, for every env and algorithm', () => {
+    for (const config of [text('apps', { algorithm: 'loop', agent: { salt: true } }), text('deepsearch'), parseRunConfig(example)]) {
+      expect(parseRunConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+    }
+  });
+});
+
+describe('kl.targetKl (the adaptive controller of reward mode)', () => {
+  const withKl = (kl: object) => parseRunConfig({ runId: 'kl', env: 'apps', steps: 1, agent: { kl } }).agent.kl;
+
+  it('is accepted with reward mode, with verl\'s horizon by default', () => {
+    expect(withKl({ mode: 'reward', targetKl: 0.1 })).toMatchObject({ mode: 'reward', targetKl: 0.1, horizon: 10_000 });
+    expect(withKl({ mode: 'reward', targetKl: 0.1, horizon: 500 }).horizon).toBe(500);
+  });
+
+  it('is refused with a mode it does not adapt', () => {
+    expect(() => withKl({ mode: 'loss', targetKl: 0.1 })).toThrow(/agent\.kl\.targetKl: .*reward/);
+    expect(() => withKl({ targetKl: 0.1 })).toThrow(/agent\.kl\.targetKl: /);
+  });
+});
+
+describe('evaluation.passN (samples behind the pass@k estimate)', () => {
+  const evaluation = (section: object) => parseRunConfig({ ...example, evaluation: section }).evaluation;
+
+  it('defaults to passK and may be larger', () => {
+    expect(evaluation({ passK: 4 })).toMatchObject({ passK: 4, passN: 4 });
+    expect(evaluation({ passK: 4, passN: 16 })).toMatchObject({ passK: 4, passN: 16 });
+  });
+
+  it('must be at least passK, and needs passK', () => {
+    expect(() => evaluation({ passK: 4, passN: 2 })).toThrow(/evaluation\.passN: /);
+    expect(() => evaluation({ passN: 8 })).toThrow(/evaluation\.passN: /);
   });
 });
 
