@@ -163,14 +163,6 @@ export function getWeights(model: Model): WeightArrays {
   return out;
 }
 
-export function setWeights(model: Model, arrays: WeightArrays): void {
-  for (const [name, variable] of Object.entries(model.weights)) {
-    const array = arrays[name];
-    if (!array || array.shape.join(',') !== variable.shape.join(',')) throw new Error(`setWeights: ${name} missing or wrong shape`);
-    tf.tidy(() => variable.assign(tf.tensor(array.data, array.shape, 'float32')));
-  }
-}
-
 export function disposeModel(model: Model): void {
   for (const variable of Object.values(model.weights)) variable.dispose();
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../policy/model';
 import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
-import type { Matrix } from '../rl';
+import { type Matrix, zerosLike } from '../rl';
 import { buildSegments, byLength, rowMask, Segment, segmentBatch, writeRows } from './segments';
 import type { Trajectory } from './trajectory';
 
@@ -26,7 +26,6 @@ export interface ScoreModels {
   critic?: Model;
 }
 
-const zerosLike = (mask: Matrix): Matrix => mask.map((row) => row.map(() => 0));
 
 export async function scoreTrajectories(
   models: ScoreModels,
