@@ -6,6 +6,7 @@
  */
 import type { ArtifactRef } from '../common/artifacts';
 import type { RunConfig } from '../config/run-config';
+import type { UpdateMetrics as PpoMetrics } from '../trainer/update';
 
 export type { ArtifactRef };
 
@@ -28,11 +29,27 @@ export interface StepInput {
   config: RunConfig;
 }
 
+export interface SelectTasksInput extends StepInput {
+  /** 0 for the step's batch; 1, 2, ... for DAPO's refill rounds, which draw tasks not yet drawn this step. */
+  round: number;
+  /** Tasks to draw (fewer when the split runs out). */
+  count: number;
+  /** Tasks already drawn this step. */
+  exclude: string[];
+  /** The task sampler's state: the one the previous step selected with (round 0), or this step's (refill rounds). */
+  sampler?: ArtifactRef;
+  /** Round 0: the previous step's verified rewards, the outcomes the sampler learns from before it selects. */
+  outcomes?: ArtifactRef;
+}
+
 export interface SelectTasksResult {
   taskIds: string[];
+  /** The sampler state this step selects with (text agents' curriculum; the bandit keeps none). */
+  sampler?: ArtifactRef;
 }
 
 export interface RolloutShardInput extends StepInput {
+  /** Numbered across the step's rounds, so every shard has its own artifact. */
   shard: number;
   /** Tasks of this shard; `firstGroup` is the group index of taskIds[0] within the step. */
   taskIds: string[];
@@ -46,19 +63,26 @@ export interface RolloutShardResult {
 }
 
 export interface CheckRewardsInput extends StepInput {
+  /** This round's rollout shards. */
   rollouts: ArtifactRef[];
+  round: number;
+  /** The rewards of the step's earlier rounds: the result covers them and this round's. */
+  previous?: ArtifactRef;
 }
 
 export interface CheckRewardsResult {
   rewards: ArtifactRef;
   meanReward: number;
   successRate: number;
+  /** Groups drawn so far this step, and those whose rewards differ (the only ones a group estimator learns from). */
+  groups: number;
+  informativeGroups: number;
 }
 
 export interface ScoreBatchInput extends StepInput {
   rollouts: ArtifactRef[];
   /** checkRewards' verified rewards: with them, group estimators skip the flat groups they will not train on. */
-  rewards?: ArtifactRef;
+  rewards: ArtifactRef;
   policy: PolicyRef;
 }
 
@@ -70,14 +94,18 @@ export interface ScoreBatchResult {
 export interface ComputeAdvantagesInput extends StepInput {
   rewards: ArtifactRef;
   /** The step's trajectories and their scores (critic values, log-probs): GAE and SALT need them. */
-  rollouts?: ArtifactRef[];
-  scores?: ArtifactRef;
+  rollouts: ArtifactRef[];
+  scores: ArtifactRef;
+  /** The KL coefficient for this step (live: `setHyperparameters` or the adaptive controller may change it). */
+  klCoef: number;
 }
 
 export interface ComputeAdvantagesResult {
   advantages: ArtifactRef;
   /** Groups whose rewards were all equal (no learning signal). */
   flatGroups: number;
+  /** Mean KL(π_old‖π_ref) per trajectory when the KL is a reward penalty (`kl.mode: reward`), else 0. */
+  meanKl: number;
 }
 
 export interface UpdatePolicyInput extends StepInput {
@@ -86,14 +114,19 @@ export interface UpdatePolicyInput extends StepInput {
   scores: ArtifactRef;
   advantages: ArtifactRef;
   learningRate: number;
-  /** The KL coefficient for this step (`setHyperparameters` may change it); absent = config.agent.kl.coef. */
-  klCoef?: number;
+  /** The KL coefficient for this step (live: `setHyperparameters` or the adaptive controller may change it). */
+  klCoef: number;
 }
+
+/** What a text agent's PPO update measured (trainer/update.ts), and the tfjs backend it ran on. */
+export type UpdateMetrics = PpoMetrics & { backend: string };
 
 export interface UpdatePolicyResult {
   checkpoint: CheckpointRef;
   /** Mean KL(old || new) over the step's tasks. */
   kl: number;
+  /** The text agents' update metrics (the bandit's tabular update has none beyond `kl`). */
+  metrics?: UpdateMetrics;
 }
 
 export interface SyncWeightsInput extends StepInput {
@@ -112,6 +145,18 @@ export interface StepMetrics {
   kl: number;
   flatGroups: number;
   learningRate: number;
+  /**
+   * The KL coefficient the step used, and the KL to the reference it measured: the reward penalty's (`reward`
+   * mode, what the adaptive controller reads) or the loss term's (`loss` mode).
+   */
+  klCoef: number;
+  measuredKl: number;
+  /** DAPO refill: groups drawn in all, rounds after the first, and groups with differing rewards. */
+  groupsDrawn: number;
+  refillRounds: number;
+  informativeGroups: number;
+  /** The update's own metrics (text agents), flattened into the step row's metrics. */
+  update?: UpdateMetrics;
   /** Workflow-clock milliseconds from selectTasks to syncWeights. */
   wallMs: number;
   /** Workflow-clock milliseconds per phase (selectTasks ... syncWeights), scheduling and queueing included. */
@@ -129,10 +174,13 @@ export interface RecordStepInput extends StepInput {
    * The loop state after this step, saved beside the step row (env-independent, see activities/index.ts) so
    * `ratchet resume` can continue from here. Environments' recordStep implementations ignore it.
    */
-  resume?: ResumePoint;
+  resume: ResumePoint;
 }
 
-/** What a resumed run needs to continue exactly where an uninterrupted one would be after `step` steps. */
+/**
+ * What a resumed run needs to continue exactly where an uninterrupted one would be after `step` steps: the
+ * state one step hands the next (trainer/step.ts).
+ */
 export interface ResumePoint {
   /** Steps completed (the next step's index). */
   step: number;
@@ -140,6 +188,8 @@ export interface ResumePoint {
   policy: PolicyRef;
   learningRate: number;
   klCoef: number;
+  /** The task sampler's state the last step selected with, and that step's rewards (absent: none kept). */
+  curriculum?: { sampler: ArtifactRef; outcomes: ArtifactRef };
 }
 
 /** Held-out evaluation of one policy version on one split (greedy, or k samples per task for pass@k). */
@@ -191,7 +241,7 @@ export interface RecordRunInput {
 /** What one environment implements so the training workflow can train on it. */
 export interface EnvStepActivities {
   initPolicy(input: InitPolicyInput): Promise<PolicyRef>;
-  selectTasks(input: StepInput): Promise<SelectTasksResult>;
+  selectTasks(input: SelectTasksInput): Promise<SelectTasksResult>;
   rolloutBatch(input: RolloutShardInput): Promise<RolloutShardResult>;
   checkRewards(input: CheckRewardsInput): Promise<CheckRewardsResult>;
   scoreBatch(input: ScoreBatchInput): Promise<ScoreBatchResult>;
@@ -201,6 +251,12 @@ export interface EnvStepActivities {
   recordStep(input: RecordStepInput): Promise<void>;
   evaluatePolicy(input: EvaluateInput): Promise<EvaluationResult>;
 }
+
+/** The activities one training step runs, in the order trainer/step.ts calls them. */
+export type StepActivities = Pick<
+  EnvStepActivities,
+  'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'scoreBatch' | 'computeAdvantages' | 'updatePolicy' | 'syncWeights' | 'recordStep'
+>;
 
 /** Activities on the cpu queue (env-independent recordRun and recordEvaluation included). */
 export interface CpuActivities

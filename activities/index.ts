@@ -23,7 +23,7 @@ export function createCpuActivities(deps: ActivityDeps): CpuActivities {
     async recordStep(input) {
       await envs.for(input.config.env).recordStep(input);
       // The resume point is env-independent: saved beside the step row the environment has just written.
-      if (input.resume) await saveStepState(deps.db, input.runId, input.step, input.resume);
+      await saveStepState(deps.db, input.runId, input.step, input.resume);
     },
     evaluatePolicy: (input) => envs.for(input.config.env).evaluatePolicy(input),
   };

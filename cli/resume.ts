@@ -51,6 +51,7 @@ export async function resumeRun(client: Client, db: Database, runId: string): Pr
     policy: point.policy,
     learningRate: point.learningRate,
     klCoef: point.klCoef,
+    curriculum: point.curriculum,
     paused: false,
     stopRequested: false,
     resumed: true,

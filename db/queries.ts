@@ -1,5 +1,5 @@
 /** The small set of reads and idempotent writes the activities and the CLI need. */
-import { and, asc, count, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database } from './client';
 import { checkpoints, evaluations, runs, steps, tasks, trajectories } from './schema';
 
@@ -72,6 +72,15 @@ export async function upsertTrajectories(db: Database, rows: TrajectoryRow[]): P
       .values(part)
       .onConflictDoUpdate({ target: [trajectories.runId, trajectories.step, trajectories.group, trajectories.sample], set });
   }
+}
+
+/** Every task outcome the run recorded before `step`, in step, group, sample order (what a curriculum replays). */
+export async function trajectoryOutcomes(db: Database, runId: string, step: number): Promise<{ step: number; taskId: string; success: boolean }[]> {
+  return db
+    .select({ step: trajectories.step, taskId: trajectories.taskId, success: trajectories.success })
+    .from(trajectories)
+    .where(and(eq(trajectories.runId, runId), lt(trajectories.step, step)))
+    .orderBy(asc(trajectories.step), asc(trajectories.group), asc(trajectories.sample));
 }
 
 export async function upsertStep(db: Database, row: StepRow): Promise<void> {

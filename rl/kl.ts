@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Matrix, assertSameShape } from './masks';
-import { AggregationMode, AggregationOptions, aggregateLoss } from './aggregation';
+import { AggregationMode, AggregationOptions, aggregateLoss, applyMask } from './aggregation';
 
 export type KlEstimator = 'k1' | 'k2' | 'k3' | 'abs';
 
@@ -53,7 +53,10 @@ export function klEstimateTensor(logProbs: tf.Tensor, refLogProbs: tf.Tensor, es
   });
 }
 
-/** KL as a loss term: agg(KL_t) over action tokens (multiply by the KL coefficient yourself or in ppoActorLoss). */
+/**
+ * KL as a loss term: agg(KL_t) over action tokens (multiply by the KL coefficient yourself or in ppoActorLoss).
+ * Both log-probs are zeroed at masked positions first, so non-finite values there reach neither loss nor gradient.
+ */
 export function klLoss(
   logProbs: tf.Tensor2D,
   refLogProbs: tf.Tensor2D,
@@ -62,9 +65,10 @@ export function klLoss(
   aggregation: AggregationMode = 'token-mean',
   aggregationOptions: AggregationOptions = {},
 ): tf.Scalar {
-  return tf.tidy(() =>
-    aggregateLoss(klEstimateTensor(logProbs, refLogProbs, estimator) as tf.Tensor2D, mask, aggregation, aggregationOptions),
-  );
+  return tf.tidy(() => {
+    const perToken = klEstimateTensor(applyMask(logProbs, mask), applyMask(refLogProbs, mask), estimator);
+    return aggregateLoss(perToken as tf.Tensor2D, mask, aggregation, aggregationOptions);
+  });
 }
 
 export interface KlPenaltyResult {
@@ -96,18 +100,5 @@ export function applyKlPenalty(
   return { rewards, kl, meanKl };
 }
 
-/** The β controller's state: plain JSON, so a workflow can carry it between steps. */
-export type KlController =
-  | { kind: 'fixed'; coef: number }
-  | { kind: 'adaptive'; coef: number; targetKl: number; horizon: number };
-
-/**
- * Next β. Fixed: unchanged. Adaptive (Ziegler et al. 2019):
- *   β ← β · (1 + clip(KL/target − 1, −0.2, 0.2) · nSteps / horizon)
- * where KL is the step's `meanKl` and nSteps the number of samples it covered (verl passes the batch size).
- */
-export function updateKlController(state: KlController, currentKl: number, nSteps: number): KlController {
-  if (state.kind === 'fixed') return state;
-  const error = Math.min(Math.max(currentKl / state.targetKl - 1, -0.2), 0.2);
-  return { ...state, coef: state.coef * (1 + (error * nSteps) / state.horizon) };
-}
+/** The β controller lives in its own tensor-free file so the workflow can import it. */
+export { type KlController, updateKlController } from './kl-controller';

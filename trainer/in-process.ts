@@ -1,8 +1,10 @@
 /**
- * The same training run without Temporal: the phases of trainer/phases.ts called one after another in this
- * process, with the artifact store but no database. It takes the same run config, produces the same
- * checkpoints, and is the baseline for measuring what the durable pipeline costs.
+ * The same training run without Temporal: trainer/step.ts's step, with the phases of trainer/phases.ts called
+ * in this process and an in-memory record of what the activities would write to Postgres. It takes the same
+ * run config, produces the same trajectories and checkpoints, and is the baseline for measuring what the
+ * durable pipeline costs.
  */
+import type { ResumePoint, StepActivities, StepMetrics, UpdateMetrics } from '../activities/contract';
 import type { ArtifactStore } from '../common/artifacts';
 import type { RunConfig } from '../config/run-config';
 import {
@@ -12,34 +14,28 @@ import {
   initPolicyPhase,
   PhaseContext,
   PublishedPolicy,
+  recordPhase,
   releaseContext,
   rolloutPhase,
   scorePhase,
   selectTasksPhase,
   syncPhase,
+  TrajectoryRecord,
   updatePhase,
 } from './phases';
 import { PolicyCache } from './policy-bundle';
+import { evaluationModes, runStep } from './step';
 
-export interface InProcessStep {
-  step: number;
-  policyVersion: number;
-  meanReward: number;
-  successRate: number;
-  entropy: number;
-  clipFraction: number;
-  ppoKl: number;
-  /** Groups whose rollouts all got the same reward (no signal), and the optimizer steps the update took. */
-  flatGroups: number;
-  optimizerSteps: number;
-  /** Milliseconds per phase. */
-  phaseMs: Record<string, number>;
-}
+/** One step as the in-process trainer reports it: the step's metrics (entropy: the scored batch's), with the update's flattened in. */
+export type InProcessStep = { step: number; policyVersion: number; phaseMs: Record<string, number> } & UpdateMetrics & Omit<StepMetrics, 'update'>;
 
 export interface InProcessResult {
   policy: PublishedPolicy;
   steps: InProcessStep[];
-  evaluations: { step: number; split: string; metrics: Record<string, number> }[];
+  /** What the activities would record in Postgres: a row per trajectory, and each checkpoint version. */
+  trajectories: TrajectoryRecord[];
+  checkpoints: { version: number; step: number; sha256: string }[];
+  evaluations: { step: number; split: string; mode: string; metrics: Record<string, number> }[];
 }
 
 export async function trainInProcess(
@@ -57,61 +53,58 @@ export async function trainInProcess(
     },
   };
   const { runId } = config;
-  const timed = async <T>(phaseMs: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    const result = await work();
-    phaseMs[name] = Math.round(performance.now() - started);
-    return result;
-  };
+  const result: InProcessResult = { policy: undefined!, steps: [], trajectories: [], checkpoints: [], evaluations: [] };
 
   try {
     opts.log?.('building the base policy');
-    let policy: PublishedPolicy = await initPolicyPhase(ctx, runId, config);
-    const reference = policy.checkpoint;
-    const history: { step: number; taskId: string; success: boolean }[] = [];
-    const steps: InProcessStep[] = [];
-    const evaluations: InProcessResult['evaluations'] = [];
-    const evaluate = async (step: number) => {
+    const base = await initPolicyPhase(ctx, runId, config);
+    result.checkpoints.push({ version: 0, step: 0, sha256: base.checkpoint.sha256 });
+    const reference = base.checkpoint;
+    const published = (policy: ResumePoint['policy']): PublishedPolicy => ({ ...policy, checkpoint: policy.checkpoint! });
+
+    // The step's activities, called here: the same phase functions the Temporal activities wrap.
+    const activities: StepActivities = {
+      selectTasks: (input) => selectTasksPhase(ctx, input, async () => result.trajectories.filter((t) => t.step < input.step)),
+      rolloutBatch: (input) => rolloutPhase(ctx, input),
+      checkRewards: async (input) => {
+        const { rows: _rows, ...rewards } = await checkRewardsPhase(ctx, input);
+        return rewards;
+      },
+      scoreBatch: (input) => scorePhase(ctx, { ...input, policy: published(input.policy), reference }),
+      computeAdvantages: (input) => advantagesPhase(ctx, input),
+      updatePolicy: async (input) => {
+        const update = await updatePhase(ctx, { ...input, policy: published(input.policy), reference });
+        result.checkpoints.push({ version: update.checkpoint.version, step: update.checkpoint.step, sha256: update.checkpoint.sha256 });
+        return update;
+      },
+      syncWeights: (input) => syncPhase(ctx, runId, input.checkpoint),
+      recordStep: async (input) => {
+        const { trajectories } = await recordPhase(ctx, input);
+        result.trajectories.push(...trajectories);
+        const { update, phaseMs = {}, ...metrics } = input.metrics;
+        if (!update) throw new Error(`step ${input.step}: the update reported no metrics`);
+        const record: InProcessStep = { ...update, ...metrics, phaseMs, step: input.step, policyVersion: input.policyVersion };
+        result.steps.push(record);
+        opts.onStep?.(record);
+      },
+    };
+    const evaluate = async (step: number, policy: PublishedPolicy) => {
       const { split, tasks } = config.evaluation;
-      const result = await evaluatePhase(ctx, { runId, step, config, policy, split: split!, tasks, mode: 'greedy', k: 1 });
-      evaluations.push({ step, split: split!, metrics: result.metrics });
-      opts.log?.(`eval step ${step} ${split}: ${JSON.stringify(result.metrics)}`);
+      for (const { mode, k, label } of evaluationModes(config)) {
+        const evaluation = await evaluatePhase(ctx, { runId, step, config, policy, split, tasks, mode, k });
+        result.evaluations.push({ step, split, mode: label, metrics: evaluation.metrics });
+        opts.log?.(`eval step ${step} ${split} ${label}: ${JSON.stringify(evaluation.metrics)}`);
+      }
     };
 
-    for (let step = 0; step < config.steps; step++) {
-      const phaseMs: Record<string, number> = {};
-      const input = { runId, step, config };
-      const taskIds = await timed(phaseMs, 'selectTasks', async () => selectTasksPhase(config, step, history));
-      const { rollouts } = await timed(phaseMs, 'rolloutBatch', () => rolloutPhase(ctx, { ...input, shard: 0, taskIds, firstGroup: 0, policy }));
-      const rewards = await timed(phaseMs, 'checkRewards', () => checkRewardsPhase(ctx, runId, step, config, [rollouts]));
-      const scores = await timed(phaseMs, 'scoreBatch', () => scorePhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, policy, reference }));
-      const advantages = await timed(phaseMs, 'computeAdvantages', () =>
-        advantagesPhase(ctx, { ...input, rollouts: [rollouts], rewards: rewards.rewards, scores: scores.scores }),
-      );
-      const update = await timed(phaseMs, 'updatePolicy', () =>
-        updatePhase(ctx, { ...input, policy, reference, rollouts: [rollouts], scores: scores.scores, advantages: advantages.advantages, learningRate: config.learningRate }),
-      );
-      policy = await timed(phaseMs, 'syncWeights', () => syncPhase(ctx, runId, update.checkpoint));
-      for (const row of rewards.rows) history.push({ step, taskId: row.taskId, success: row.success });
-
-      const record: InProcessStep = {
-        step,
-        policyVersion: policy.version,
-        meanReward: rewards.meanReward,
-        successRate: rewards.successRate,
-        entropy: scores.entropy,
-        clipFraction: update.metrics.clipFraction,
-        ppoKl: update.metrics.ppoKl,
-        flatGroups: advantages.flatGroups,
-        optimizerSteps: update.metrics.optimizerSteps,
-        phaseMs,
-      };
-      steps.push(record);
-      opts.onStep?.(record);
-      if (config.evaluation.every > 0 && (step + 1) % config.evaluation.every === 0 && step + 1 < config.steps) await evaluate(step + 1);
+    let point: ResumePoint = { step: 0, policy: base, learningRate: config.learningRate, klCoef: config.agent.kl.coef };
+    while (point.step < config.steps) {
+      point = (await runStep(activities, config, point)).next;
+      if (config.evaluation.every > 0 && point.step % config.evaluation.every === 0 && point.step < config.steps) await evaluate(point.step, published(point.policy));
     }
-    await evaluate(config.steps);
-    return { policy, steps, evaluations };
+    result.policy = published(point.policy);
+    await evaluate(config.steps, result.policy);
+    return result;
   } finally {
     // The run's states and loaded policies die with it; the returned policy lives on in the store.
     await releaseContext(ctx);

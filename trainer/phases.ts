@@ -4,12 +4,23 @@
  * key and returns references: the Temporal activities call these, and so does the in-process trainer, so both
  * paths run the same code. Every random draw derives from (config.seed, step, ...), never from time or attempt.
  */
+import type {
+  CheckRewardsInput,
+  CheckRewardsResult,
+  ComputeAdvantagesInput,
+  ComputeAdvantagesResult,
+  RecordStepInput,
+  SelectTasksInput,
+  SelectTasksResult,
+  UpdatePolicyInput,
+  UpdatePolicyResult,
+} from '../activities/contract';
 import { artifactKeys as keys } from '../common/artifact-keys';
 import { type ArtifactRef, type ArtifactStore, getJson, putJson } from '../common/artifacts';
 import { hashSeed } from '../common/random';
-import { initBackend } from '../policy/backend';
+import { backendInfo, initBackend } from '../policy/backend';
 import { lossTemperature } from '../policy/temperature';
-import { createCurriculum, recordOutcomes, selectTasks as sampleTasks } from '../rl';
+import { createCurriculum, CurriculumState, filterInformativeGroups, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import type { RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
@@ -20,7 +31,7 @@ import { PolicyCache, publishPolicy } from './policy-bundle';
 import { rollout } from './rollout';
 import { Scores, scoreTrajectories } from './score';
 import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
-import { ppoUpdate, UpdateMetrics } from './update';
+import { ppoUpdate } from './update';
 
 export interface PublishedPolicy extends ArtifactRef {
   version: number;
@@ -52,7 +63,8 @@ export function demonstrationWorlds(config: RunConfig) {
 }
 
 const needsCritic = (config: RunConfig) => config.algorithm === 'ppo';
-const needsReference = (config: RunConfig) => config.agent.kl.mode !== 'none' && config.agent.kl.coef > 0;
+// Whatever the config's coefficient: `setHyperparameters` or the adaptive controller may raise it from 0.
+const needsReference = (config: RunConfig) => config.agent.kl.mode !== 'none';
 
 async function stateFor(ctx: PhaseContext, ref: ArtifactRef): Promise<AgentState> {
   let entry = ctx.states.get(ref.sha256);
@@ -117,14 +129,52 @@ export async function initPolicyPhase(ctx: PhaseContext, runId: string, config: 
   return { version: 0, key: policy.key, sha256: policy.sha256, checkpoint: { key: checkpoint.key, sha256: checkpoint.sha256 }, sft };
 }
 
-/** The curriculum replays the run's earlier outcomes (from Postgres or memory), so resuming picks the same tasks. */
-export function selectTasksPhase(config: RunConfig, step: number, history: { step: number; taskId: string; success: boolean }[]): string[] {
-  const pool = envOf(config).tasks(config.split).map((t) => t.id);
-  let curriculum = createCurriculum(pool);
-  for (let s = 0; s < step; s++) {
-    curriculum = recordOutcomes(curriculum, history.filter((h) => h.step === s).map((h) => ({ taskId: h.taskId, success: h.success ? 1 : 0 })));
+/** One task's outcome in a recorded step, as the curriculum learns from it. */
+export interface TaskOutcome {
+  step: number;
+  taskId: string;
+  success: boolean;
+}
+
+/**
+ * The step's tasks, drawn by the curriculum. Round 0 adds the previous step's outcomes to the state that step
+ * selected with and stores the result as this step's state (a reference the loop carries to the next step);
+ * refill rounds draw from this step's state, leaving out the tasks already drawn. A run whose loop carries no
+ * state yet (one recorded before it did) replays its whole history once, through `history`.
+ */
+export async function selectTasksPhase(
+  ctx: PhaseContext,
+  input: SelectTasksInput,
+  history: () => Promise<TaskOutcome[]>,
+): Promise<SelectTasksResult & { sampler: ArtifactRef }> {
+  const { runId, step, config, round } = input;
+  let state: CurriculumState;
+  let sampler = input.sampler;
+  if (round > 0) {
+    if (!sampler) throw new Error(`selectTasks: refill round ${round} of step ${step} needs the step's sampler state`);
+    state = await getJson<CurriculumState>(ctx.store, sampler);
+  } else {
+    state = input.sampler ? await getJson<CurriculumState>(ctx.store, input.sampler) : replayCurriculum(config, step, step > 0 ? await history() : []);
+    if (input.outcomes) state = recordOutcomes(state, (await getJson<RewardRow[]>(ctx.store, input.outcomes)).map(outcomeOf));
+    sampler = await putJson(ctx.store, keys.step(runId, step, 'curriculum.json'), state);
   }
-  return sampleTasks(curriculum, Math.min(config.tasksPerStep, pool.length), hashSeed(`${config.seed}/tasks/${step}`));
+  const taskIds = sampleTasks(withoutTasks(state, input.exclude), input.count, hashSeed(`${config.seed}/tasks/${step}${round > 0 ? `/refill-${round}` : ''}`));
+  return { taskIds, sampler };
+}
+
+/** The curriculum's state before step `step`, replayed from every earlier step's outcomes. */
+function replayCurriculum(config: RunConfig, step: number, history: TaskOutcome[]): CurriculumState {
+  let curriculum = createCurriculum(envOf(config).tasks(config.split).map((t) => t.id));
+  for (let s = 0; s < step; s++) curriculum = recordOutcomes(curriculum, history.filter((h) => h.step === s).map(outcomeOf));
+  return curriculum;
+}
+
+const outcomeOf = (row: { taskId: string; success: boolean }) => ({ taskId: row.taskId, success: row.success ? 1 : 0 });
+
+function withoutTasks(state: CurriculumState, exclude: readonly string[]): CurriculumState {
+  if (!exclude.length) return state;
+  const drawn = new Set(exclude);
+  return { ...state, history: Object.fromEntries(Object.entries(state.history).filter(([id]) => !drawn.has(id))) };
 }
 
 export async function rolloutPhase(
@@ -170,13 +220,17 @@ export interface RewardRow {
   metrics: Record<string, number>;
 }
 
-/** The verifier replays each trajectory's actions in a fresh episode and scores the final state. */
-export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: number, config: RunConfig, refs: ArtifactRef[]) {
+/**
+ * The verifier replays each trajectory's actions in a fresh episode and scores the final state. A refill round
+ * verifies its own rollouts and adds them to the earlier rounds' rewards, under a key of its own.
+ */
+export async function checkRewardsPhase(ctx: PhaseContext, input: CheckRewardsInput): Promise<CheckRewardsResult & { rows: RewardRow[] }> {
+  const { runId, step, config, round } = input;
   const env = envOf(config);
-  const shards = await Promise.all(refs.map(async (ref) => ({ ref, trajectories: decodeTrajectories(await ctx.store.get(ref.key, ref.sha256)) })));
+  const shards = await Promise.all(input.rollouts.map(async (ref) => ({ ref, trajectories: decodeTrajectories(await ctx.store.get(ref.key, ref.sha256)) })));
   const inOrder = shards.flatMap(({ ref, trajectories }) => trajectories.map((t) => ({ t, shard: { key: ref.key, sha256: ref.sha256 } })));
   inOrder.sort((a, b) => a.t.group - b.t.group || a.t.sample - b.t.sample);
-  const rows: RewardRow[] = inOrder.map(({ t, shard }) => {
+  const verified: RewardRow[] = inOrder.map(({ t, shard }) => {
     const episode = env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
     for (const turn of t.turns) episode.step(turn.action);
     const score = episode.score();
@@ -194,13 +248,20 @@ export async function checkRewardsPhase(ctx: PhaseContext, runId: string, step: 
       metrics: score.metrics,
     };
   });
-  const rewards = await putJson(ctx.store, keys.step(runId, step, 'rewards.json'), rows);
+  const rows = [...(input.previous ? await getJson<RewardRow[]>(ctx.store, input.previous) : []), ...verified];
+  const rewards = await putJson(ctx.store, keys.step(runId, step, round > 0 ? `rewards-round-${round}.json` : 'rewards.json'), rows);
+  return { rewards, rows, ...rewardSummary(rows) };
+}
+
+/** Mean reward and success over the rows, and how many of their groups have rewards that differ. */
+function rewardSummary(rows: readonly { group: number; reward: number; success: boolean }[]) {
   const n = Math.max(1, rows.length);
+  const groups = rows.map((r) => r.group);
   return {
-    rewards,
-    rows,
     meanReward: rows.reduce((s, r) => s + r.reward, 0) / n,
     successRate: rows.filter((r) => r.success).length / n,
+    groups: new Set(groups).size,
+    informativeGroups: filterInformativeGroups(rows.map((r) => r.reward), groups).keptGroups.length,
   };
 }
 
@@ -235,35 +296,24 @@ export async function scorePhase(
   return { scores: await putJson(ctx.store, keys.step(input.runId, input.step, 'scores.json'), scores), entropy: scores.entropy };
 }
 
-export async function advantagesPhase(
-  ctx: PhaseContext,
-  input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; rewards: ArtifactRef; scores: ArtifactRef },
-): Promise<{ advantages: ArtifactRef; flatGroups: number; meanKl: number }> {
+export async function advantagesPhase(ctx: PhaseContext, input: ComputeAdvantagesInput): Promise<ComputeAdvantagesResult> {
   const { config } = input;
   if (config.algorithm === 'reinforce') throw new Error('text agents use reinforce_pp, not reinforce');
   const trajectories = await verifiedTrajectories(ctx.store, input.rollouts, input.rewards);
   const scores = await getJson<Scores>(ctx.store, input.scores);
-  const advantages = computeAdvantages(config.algorithm, trajectories, scores, config.agent);
+  const advantages = computeAdvantages(config.algorithm, trajectories, scores, withKlCoef(config, input.klCoef));
   const ref = await putJson(ctx.store, keys.step(input.runId, input.step, 'advantages.json'), advantages);
   return { advantages: ref, flatGroups: advantages.flatGroups, meanKl: advantages.meanKl };
 }
 
+/** The agent's settings with the step's live KL coefficient in place of the config's. */
+const withKlCoef = (config: RunConfig, coef: number) => ({ ...config.agent, kl: { ...config.agent.kl, coef } });
+
 /** PPO epochs on the step's batch, then checkpoint version v+1 (deterministic bytes for the same inputs). */
 export async function updatePhase(
   ctx: PhaseContext,
-  input: {
-    runId: string;
-    step: number;
-    config: RunConfig;
-    policy: PublishedPolicy;
-    reference: ArtifactRef;
-    rollouts: ArtifactRef[];
-    scores: ArtifactRef;
-    advantages: ArtifactRef;
-    learningRate: number;
-    klCoef?: number;
-  },
-): Promise<{ checkpoint: ArtifactRef & { version: number; step: number }; metrics: UpdateMetrics }> {
+  input: Omit<UpdatePolicyInput, 'policy'> & { policy: PublishedPolicy; reference: ArtifactRef },
+): Promise<UpdatePolicyResult & { checkpoint: { step: number } }> {
   await initBackend({ quiet: true });
   const { config, runId, step } = input;
   const version = input.policy.version + 1;
@@ -273,9 +323,8 @@ export async function updatePhase(
   const trajectories = await loadTrajectories(ctx.store, input.rollouts);
   const scores = await getJson<Scores>(ctx.store, input.scores);
   const advantages = await getJson<Advantages>(ctx.store, input.advantages);
-  const settings = { ...config.agent, kl: { ...config.agent.kl, coef: input.klCoef ?? config.agent.kl.coef } };
   const metrics = await ppoUpdate(state, trajectories, scores, advantages, {
-    settings,
+    settings: withKlCoef(config, input.klCoef),
     learningRate: input.learningRate,
     seed: hashSeed(`${config.seed}/update/${step}`),
     onProgress: (done, total) => ctx.heartbeat?.({ phase: 'update', done, total }),
@@ -284,7 +333,7 @@ export async function updatePhase(
   const ref = await saveAgentState(ctx.store, key, state);
   cacheState(ctx, ref.sha256, state);
   retainStates(ctx, [ref.sha256, input.reference.sha256]);
-  return { checkpoint: { key: ref.key, sha256: ref.sha256, version, step: step + 1 }, metrics };
+  return { checkpoint: { key: ref.key, sha256: ref.sha256, version, step: step + 1 }, kl: metrics.ppoKl, metrics: { ...metrics, backend: backendInfo().backend } };
 }
 
 /** Weight sync: export checkpoint v to ONNX and publish it as policy version v. */
@@ -293,6 +342,57 @@ export async function syncPhase(ctx: PhaseContext, runId: string, checkpoint: Ar
   const state = await stateFor(ctx, checkpoint);
   const ref = await publishPolicy(ctx.store, keys.policy(runId, checkpoint.version), state.policy, state.tokenizer);
   return { version: checkpoint.version, key: ref.key, sha256: ref.sha256, checkpoint: { key: checkpoint.key, sha256: checkpoint.sha256 } };
+}
+
+/** One trajectory's row, as Postgres (or the in-process trainer's memory) records it. */
+export interface TrajectoryRecord {
+  step: number;
+  group: number;
+  sample: number;
+  taskId: string;
+  policyVersion: number;
+  reward: number;
+  success: boolean;
+  turns: number;
+  tokens: number;
+  finishReason: string;
+  envErrors: number;
+  artifactKey: string;
+  artifactSha256: string;
+}
+
+/** What recordStep writes: a row per trajectory, and the step's metrics with what only the rows can tell. */
+export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
+  const { step, policyVersion } = input;
+  const { update, ...metrics } = input.metrics;
+  const rows = await getJson<RewardRow[]>(ctx.store, input.rewards);
+  const trajectories: TrajectoryRecord[] = rows.map((r) => ({
+    step,
+    group: r.group,
+    sample: r.sample,
+    taskId: r.taskId,
+    policyVersion,
+    reward: r.reward,
+    success: r.success,
+    turns: r.turns,
+    tokens: r.tokens,
+    finishReason: r.finishReason,
+    envErrors: r.envErrors,
+    artifactKey: r.shard.key,
+    artifactSha256: r.shard.sha256,
+  }));
+  const tokens = rows.reduce((n, r) => n + r.tokens, 0);
+  return {
+    trajectories,
+    tokens,
+    metrics: {
+      ...metrics,
+      ...update,
+      meanTurns: rows.reduce((n, r) => n + r.turns, 0) / Math.max(1, rows.length),
+      meanTokens: tokens / Math.max(1, rows.length),
+      rolloutTokensPerSecond: metrics.wallMs > 0 ? tokens / (metrics.wallMs / 1000) : 0,
+    } as Record<string, unknown>,
+  };
 }
 
 export async function evaluatePhase(

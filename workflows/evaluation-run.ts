@@ -5,6 +5,7 @@
  */
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { CpuActivities, EvaluationResult, PolicyRef } from '../activities/contract';
+import { evaluationModes } from '../trainer/step';
 import { activityOptions } from './activity-options';
 import { validateRunConfig } from './validate';
 
@@ -25,14 +26,11 @@ export interface EvaluationSummary {
 
 export async function evaluationRun({ config: rawConfig, step, policy }: EvaluationRunInput): Promise<EvaluationSummary> {
   const config = validateRunConfig(rawConfig);
-  const { split, tasks, passK } = config.evaluation;
+  const { split, tasks } = config.evaluation;
   const cpu = proxyActivities<Pick<CpuActivities, 'evaluatePolicy' | 'recordEvaluation'>>({ ...activityOptions(config), taskQueue: config.taskQueues.cpu });
 
-  const modes: { mode: 'greedy' | 'pass@k'; k: number; label: string }[] = [{ mode: 'greedy', k: 1, label: 'greedy' }];
-  if (passK > 0) modes.push({ mode: 'pass@k', k: passK, label: `pass@${passK}` });
-
   const summary: EvaluationSummary = { step, policyVersion: policy.version, split, modes: [] };
-  for (const { mode, k, label } of modes) {
+  for (const { mode, k, label } of evaluationModes(config)) {
     setCurrentDetails(`evaluating policy v${policy.version} on ${split}: ${label}`);
     const result = await cpu.evaluatePolicy({ runId: config.runId, step, config, policy, split, tasks, mode, k });
     await cpu.recordEvaluation({ runId: config.runId, step, policyVersion: policy.version, split, mode: label, k, result });

@@ -1,8 +1,9 @@
 /**
  * trainingRun: one durable workflow per training run (DESIGN section 2).
  *
- * Per step: select tasks, roll out (fan-out over shards), check rewards, score, compute advantages, update the
- * policy, sync the new weights, record the step. Only references and small numbers pass through here.
+ * The loop around the steps: signals, the progress query, pause, evaluation children, continue-as-new. Each
+ * step's phases (select tasks ... record) are trainer/step.ts, shared with the in-process trainer and run here
+ * as activities. Only references and small numbers pass through here.
  * Deterministic: no I/O, time or randomness of its own; everything else happens in activities.
  */
 import {
@@ -21,9 +22,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CpuActivities, GpuActivities, PolicyRef, StepMetrics } from '../activities/contract';
+import type { CpuActivities, GpuActivities, PolicyRef, ResumePoint, StepActivities, StepMetrics } from '../activities/contract';
 import { activityOptions } from './activity-options';
 import type { RunConfig } from '../config/run-config';
+import { runStep } from '../trainer/step';
 import { evaluationRun, type EvaluationSummary } from './evaluation-run';
 import * as sa from './search-attributes';
 import { validateRunConfig } from './validate';
@@ -37,6 +39,7 @@ export interface Progress {
   totalSteps: number;
   policyVersion: number;
   learningRate: number;
+  /** The KL coefficient the next step uses (set by `setHyperparameters`, adapted each step with kl.targetKl). */
   klCoef: number;
   paused: boolean;
   stopRequested: boolean;
@@ -61,7 +64,6 @@ export const setHyperparametersUpdate = defineUpdate<{ previous: Required<Hyperp
   'setHyperparameters',
 );
 
-/** The small state carried across continue-as-new. */
 /** The small state carried across continue-as-new, and (rebuilt from Postgres by `ratchet resume`) into a resumed run. */
 export interface LoopState {
   step: number;
@@ -69,6 +71,8 @@ export interface LoopState {
   learningRate: number;
   /** Absent in states carried by older executions: then config.agent.kl.coef. */
   klCoef?: number;
+  /** The curriculum's state and last outcomes (absent in older executions' states: selectTasks replays the history). */
+  curriculum?: ResumePoint['curriculum'];
   paused: boolean;
   stopRequested: boolean;
   last?: Progress['last'];
@@ -89,7 +93,7 @@ export interface TrainingRunResult {
 
 export async function trainingRun(rawConfig: unknown, carried?: LoopState): Promise<TrainingRunResult> {
   const config = validateRunConfig(rawConfig);
-  const { cpu, gpu } = activitiesFor(config);
+  const { cpu, gpu, step: stepActivities } = activitiesFor(config);
   const { workflowId, firstExecutionRunId: execution } = workflowInfo();
 
   let phase = 'starting';
@@ -185,75 +189,14 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
         if (state.stopRequested) break;
       }
 
-      const step = state.step;
-      const input = { runId: config.runId, step, config };
-      const startedAt = Date.now(); // workflow clock: deterministic on replay
-      // Workflow-clock time of each phase (scheduling and queueing included): where a step's wall time goes.
-      const phaseMs: Record<string, number> = {};
-      const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-        phase = name;
-        const t0 = Date.now();
-        const result = await run();
-        phaseMs[name] = Date.now() - t0;
-        return result;
-      };
+      const from = resumePoint(state);
+      const { metrics, next } = await runStep(stepActivities, config, from, (name) => (phase = name));
 
-      const { taskIds } = await timed('selectTasks', () => cpu.selectTasks(input));
-
-      const shards = splitIntoShards(taskIds, config.rolloutShards);
-      const rollouts = await timed('rolloutBatch', async () =>
-        (
-          await Promise.all(
-            shards.map((shard) => cpu.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: state.policy })),
-          )
-        ).map((result) => result.rollouts),
-      );
-
-      const rewards = await timed('checkRewards', () => cpu.checkRewards({ ...input, rollouts }));
-
-      const scores = await timed('scoreBatch', () => gpu.scoreBatch({ ...input, rollouts, rewards: rewards.rewards, policy: state.policy }));
-
-      const advantages = await timed('computeAdvantages', () =>
-        cpu.computeAdvantages({ ...input, rewards: rewards.rewards, rollouts, scores: scores.scores }),
-      );
-
-      const update = await timed('updatePolicy', () =>
-        gpu.updatePolicy({
-          ...input,
-          policy: state.policy,
-          rollouts,
-          scores: scores.scores,
-          advantages: advantages.advantages,
-          learningRate: state.learningRate,
-          klCoef: state.klCoef,
-        }),
-      );
-
-      const published = await timed('syncWeights', () => gpu.syncWeights({ ...input, checkpoint: update.checkpoint }));
-
-      const metrics: StepMetrics = {
-        meanReward: rewards.meanReward,
-        successRate: rewards.successRate,
-        entropy: scores.entropy,
-        kl: update.kl,
-        flatGroups: advantages.flatGroups,
-        learningRate: state.learningRate,
-        wallMs: Date.now() - startedAt,
-        phaseMs,
-      };
-      phase = 'recordStep';
-      await cpu.recordStep({
-        ...input,
-        rollouts,
-        rewards: rewards.rewards,
-        policyVersion: state.policy.version,
-        checkpoint: update.checkpoint,
-        metrics,
-        resume: { step: step + 1, policy: published, learningRate: state.learningRate, klCoef: state.klCoef! },
-      });
-
-      state.policy = published;
-      state.step = step + 1;
+      state.step = next.step;
+      state.policy = next.policy;
+      state.curriculum = next.curriculum;
+      // A `setHyperparameters` update received during the step wins over the adaptive controller's change.
+      if (state.klCoef === from.klCoef) state.klCoef = next.klCoef;
       state.last = { step: state.step, ...metrics };
       stepsThisExecution++;
       upsertSearchAttributes([
@@ -313,23 +256,25 @@ function checkHyperparameters(change: unknown): void {
   }
 }
 
-function activitiesFor(config: RunConfig) {
-  const options = activityOptions(config);
-  return {
-    cpu: proxyActivities<CpuActivities>({ ...options, taskQueue: config.taskQueues.cpu }),
-    gpu: proxyActivities<GpuActivities>({ ...options, taskQueue: config.taskQueues.gpu }),
-  };
+/** The loop state's part that one step hands the next. */
+function resumePoint({ step, policy, learningRate, klCoef, curriculum }: LoopState): ResumePoint {
+  return { step, policy, learningRate, klCoef: klCoef!, ...(curriculum ? { curriculum } : {}) };
 }
 
-/** Contiguous, nearly equal shards; `firstGroup` keeps group numbering global within the step. */
-export function splitIntoShards(taskIds: string[], shardCount: number): { index: number; firstGroup: number; taskIds: string[] }[] {
-  const count = Math.max(1, Math.min(shardCount, taskIds.length));
-  const shards = [];
-  let start = 0;
-  for (let index = 0; index < count; index++) {
-    const size = Math.floor(taskIds.length / count) + (index < taskIds.length % count ? 1 : 0);
-    shards.push({ index, firstGroup: start, taskIds: taskIds.slice(start, start + size) });
-    start += size;
-  }
-  return shards;
+function activitiesFor(config: RunConfig) {
+  const options = activityOptions(config);
+  const cpu = proxyActivities<CpuActivities>({ ...options, taskQueue: config.taskQueues.cpu });
+  const gpu = proxyActivities<GpuActivities>({ ...options, taskQueue: config.taskQueues.gpu });
+  // Each phase of the step on its queue: the gpu pool scores, updates and exports; the cpu pool does the rest.
+  const step: StepActivities = {
+    selectTasks: cpu.selectTasks,
+    rolloutBatch: cpu.rolloutBatch,
+    checkRewards: cpu.checkRewards,
+    scoreBatch: gpu.scoreBatch,
+    computeAdvantages: cpu.computeAdvantages,
+    updatePolicy: gpu.updatePolicy,
+    syncWeights: gpu.syncWeights,
+    recordStep: cpu.recordStep,
+  };
+  return { cpu, gpu, step };
 }

@@ -3,10 +3,9 @@
  * heartbeats, and write the Postgres rows. Every write is keyed (run, step, group, sample / version), so a
  * retried activity rewrites the same artifacts and rows.
  */
-import { and, asc, eq, lt } from 'drizzle-orm';
-import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
-import { checkpoints, trajectories as trajectoryRows } from '../../db/schema';
-import { backendInfo } from '../../policy/backend';
+import { and, eq } from 'drizzle-orm';
+import { trajectoryOutcomes, upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
+import { checkpoints } from '../../db/schema';
 import {
   advantagesPhase,
   checkRewardsPhase,
@@ -15,7 +14,7 @@ import {
   initPolicyPhase,
   PhaseContext,
   PublishedPolicy,
-  RewardRow,
+  recordPhase,
   rolloutPhase,
   scorePhase,
   selectTasksPhase,
@@ -24,8 +23,8 @@ import {
 } from '../../trainer/phases';
 import { PolicyCache } from '../../trainer/policy-bundle';
 import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
-import { artifactKeys, stepKey } from '../../common/artifact-keys';
-import { getJson, putJson } from '../../common/artifacts';
+import { artifactKeys } from '../../common/artifact-keys';
+import { putJson } from '../../common/artifacts';
 import { type ActivityDeps, heartbeat, stepRow } from '../deps';
 
 function published(ref: PolicyRef): PublishedPolicy {
@@ -51,25 +50,21 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
       return { version: policy.version, key: policy.key, sha256: policy.sha256, checkpoint: policy.checkpoint };
     },
 
-    async selectTasks({ runId, step, config }) {
-      const history = await deps.db
-        .select({ step: trajectoryRows.step, taskId: trajectoryRows.taskId, success: trajectoryRows.success })
-        .from(trajectoryRows)
-        .where(and(eq(trajectoryRows.runId, runId), lt(trajectoryRows.step, step)))
-        .orderBy(asc(trajectoryRows.step), asc(trajectoryRows.group), asc(trajectoryRows.sample));
-      const taskIds = selectTasksPhase(config, step, history);
+    async selectTasks(input) {
+      const { runId, step, config } = input;
+      const { taskIds, sampler } = await selectTasksPhase(ctx, input, () => trajectoryOutcomes(deps.db, runId, step));
       const env = envOf(config);
       await upsertTasks(
         deps.db,
         taskIds.map((id) => env.task(id)).map((t) => ({ env: config.env, taskId: t.id, split: t.split, template: t.template, level: t.level, scenario: t.scenario })),
       );
-      return { taskIds };
+      return { taskIds, sampler };
     },
 
     rolloutBatch: (input) => rolloutPhase(ctx, input),
 
-    async checkRewards({ runId, step, config, rollouts }) {
-      const { rows: _rows, ...result } = await checkRewardsPhase(ctx, runId, step, config, rollouts);
+    async checkRewards(input) {
+      const { rows: _rows, ...result } = await checkRewardsPhase(ctx, input);
       return result;
     },
 
@@ -77,28 +72,13 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
       return scorePhase(ctx, { runId, step, config, rollouts, rewards, policy: published(policy), reference: await referenceOf(runId) });
     },
 
-    async computeAdvantages({ runId, step, config, rewards, rollouts, scores }) {
-      if (!rollouts || !scores) throw new Error('computeAdvantages: text agents need the rollouts and scores references');
-      const { advantages, flatGroups } = await advantagesPhase(ctx, { runId, step, config, rollouts, rewards, scores });
-      return { advantages, flatGroups };
-    },
+    computeAdvantages: (input) => advantagesPhase(ctx, input),
 
-    async updatePolicy({ runId, step, config, policy, rollouts, scores, advantages, learningRate, klCoef }) {
-      const { checkpoint, metrics } = await updatePhase(ctx, {
-        runId,
-        step,
-        config,
-        policy: published(policy),
-        reference: await referenceOf(runId),
-        rollouts,
-        scores,
-        advantages,
-        learningRate,
-        klCoef,
-      });
-      await upsertCheckpoint(deps.db, { runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
-      await putJson(deps.store, stepKey(runId, step, 'update-metrics.json'), { ...metrics, backend: backendInfo().backend });
-      return { checkpoint, kl: metrics.ppoKl };
+    async updatePolicy(input) {
+      const result = await updatePhase(ctx, { ...input, policy: published(input.policy), reference: await referenceOf(input.runId) });
+      const { checkpoint } = result;
+      await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
+      return result;
     },
 
     async syncWeights({ runId, checkpoint }) {
@@ -106,42 +86,9 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     },
 
     async recordStep(input) {
-      const { runId, step, rewards, policyVersion, metrics } = input;
-      const rows = await getJson<RewardRow[]>(deps.store, rewards);
-      await upsertTrajectories(
-        deps.db,
-        rows.map((r) => ({
-          runId,
-          step,
-          group: r.group,
-          sample: r.sample,
-          taskId: r.taskId,
-          policyVersion,
-          reward: r.reward,
-          success: r.success,
-          turns: r.turns,
-          tokens: r.tokens,
-          finishReason: r.finishReason,
-          envErrors: r.envErrors,
-          artifactKey: r.shard.key,
-          artifactSha256: r.shard.sha256,
-        })),
-      );
-      const update = await deps.store
-        .get(stepKey(runId, step, 'update-metrics.json'))
-        .then((bytes) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, number | string>)
-        .catch(() => ({}));
-      const tokens = rows.reduce((n, r) => n + r.tokens, 0);
-      await upsertStep(
-        deps.db,
-        stepRow(input, { trajectories: rows.length, tokens }, {
-          ...metrics,
-          ...update,
-          meanTurns: rows.reduce((n, r) => n + r.turns, 0) / Math.max(1, rows.length),
-          meanTokens: tokens / Math.max(1, rows.length),
-          rolloutTokensPerSecond: metrics.wallMs > 0 ? tokens / (metrics.wallMs / 1000) : 0,
-        }),
-      );
+      const { trajectories, tokens, metrics } = await recordPhase(ctx, input);
+      await upsertTrajectories(deps.db, trajectories.map((row) => ({ runId: input.runId, ...row })));
+      await upsertStep(deps.db, stepRow(input, { trajectories: trajectories.length, tokens }, metrics));
     },
 
     async evaluatePolicy({ runId, step, config, policy, split, tasks, mode, k }) {

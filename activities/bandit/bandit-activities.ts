@@ -7,7 +7,17 @@ import { Rng } from '../../common/random';
 import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
 import { BanditEnvironment, groupAdvantages, SoftmaxPolicy, type BanditAlgorithm } from '../../envs/bandit';
 import type { RunConfig } from '../../config/run-config';
-import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
+import { filterInformativeGroups } from '../../rl/dynamic-sampling';
+import type {
+  ArtifactRef,
+  CheckRewardsInput,
+  ComputeAdvantagesInput,
+  EnvStepActivities,
+  PolicyRef,
+  ScoreBatchInput,
+  SelectTasksInput,
+  UpdatePolicyInput,
+} from '../contract';
 import { artifactKeys, stepKey } from '../../common/artifact-keys';
 import { getJson, putJson } from '../../common/artifacts';
 import { type ActivityDeps, heartbeat, sleepWithHeartbeats, stepRow } from '../deps';
@@ -57,6 +67,13 @@ async function loadRollouts(deps: ActivityDeps, refs: ArtifactRef[]): Promise<Ro
 
 const tokenCount = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
+// What the tabular policy's activities read of the shared step inputs: no curriculum, critic, scores or KL.
+type BanditSelectInput = Pick<SelectTasksInput, 'step' | 'config' | 'round' | 'count' | 'exclude'>;
+type BanditRewardsInput = Pick<CheckRewardsInput, 'runId' | 'step' | 'config' | 'rollouts' | 'round' | 'previous'>;
+type BanditScoreInput = Pick<ScoreBatchInput, 'runId' | 'step' | 'rollouts' | 'policy'>;
+type BanditAdvantagesInput = Pick<ComputeAdvantagesInput, 'runId' | 'step' | 'config' | 'rewards'>;
+type BanditUpdateInput = Pick<UpdatePolicyInput, 'runId' | 'step' | 'config' | 'policy' | 'rollouts' | 'advantages' | 'learningRate'>;
+
 export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
   return {
     async initPolicy({ runId, config }) {
@@ -67,10 +84,12 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       return { version: 0, key, sha256 };
     },
 
-    async selectTasks({ step, config }) {
+    async selectTasks({ step, config, round, count, exclude }: BanditSelectInput) {
       const env = environmentFor(config);
-      const pool = env.tasks(config.split);
-      const chosen = new Rng(config.seed).fork(`tasks/${step}`).sample(pool, config.tasksPerStep);
+      const drawn = new Set(exclude);
+      const pool = env.tasks(config.split).filter((t) => !drawn.has(t.id));
+      // A refill round draws from its own stream: round 0 stays what it was before refill existed.
+      const chosen = new Rng(config.seed).fork(round > 0 ? `tasks/${step}/refill-${round}` : `tasks/${step}`).sample(pool, count);
       await upsertTasks(
         deps.db,
         chosen.map((t) => ({ env: 'bandit', taskId: t.id, split: t.split, template: t.template, level: t.level, scenario: t.scenario })),
@@ -105,25 +124,30 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       return { rollouts: rolloutsRef, trajectories: rollouts.length };
     },
 
-    async checkRewards({ runId, step, config, rollouts: refs }) {
+    async checkRewards({ runId, step, config, rollouts: refs, round, previous }: BanditRewardsInput) {
       const env = environmentFor(config);
-      const rows: RewardRow[] = (await loadRollouts(deps, refs)).map((r) => {
+      const verified: RewardRow[] = (await loadRollouts(deps, refs)).map((r) => {
         // The verifier replays the recorded actions in a fresh episode and scores it against ground truth.
         const episode = env.createEpisode(r.taskId, r.episodeSeed);
         for (const action of r.actions) episode.step(action);
         const { reward, success } = episode.score();
         return { group: r.group, sample: r.sample, taskId: r.taskId, reward, success };
       });
-      const rewards = await putJson(deps.store, stepKey(runId, step, 'rewards.json'), rows);
+      // A refill round's rewards cover the earlier rounds' too.
+      const rows = [...(previous ? await getJson<RewardRow[]>(deps.store, previous) : []), ...verified];
+      const rewards = await putJson(deps.store, stepKey(runId, step, round > 0 ? `rewards-round-${round}.json` : 'rewards.json'), rows);
       const n = Math.max(1, rows.length);
+      const groups = rows.map((r) => r.group);
       return {
         rewards,
         meanReward: rows.reduce((s, r) => s + r.reward, 0) / n,
         successRate: rows.filter((r) => r.success).length / n,
+        groups: new Set(groups).size,
+        informativeGroups: filterInformativeGroups(rows.map((r) => r.reward), groups).keptGroups.length,
       };
     },
 
-    async scoreBatch({ runId, step, rollouts: refs, policy: policyRef }) {
+    async scoreBatch({ runId, step, rollouts: refs, policy: policyRef }: BanditScoreInput) {
       const policy = await loadPolicy(deps, policyRef);
       const rollouts = await loadRollouts(deps, refs);
       const oldLogProbs = rollouts.map((r) => ({ group: r.group, sample: r.sample, logProb: armOf(r) >= 0 ? policy.logProb(r.taskId, armOf(r)) : null }));
@@ -133,7 +157,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       return { scores, entropy };
     },
 
-    async computeAdvantages({ runId, step, config, rewards: rewardsRef }) {
+    async computeAdvantages({ runId, step, config, rewards: rewardsRef }: BanditAdvantagesInput) {
       const rows = await getJson<RewardRow[]>(deps.store, rewardsRef);
       const groups = new Map<number, RewardRow[]>();
       for (const row of rows) groups.set(row.group, [...(groups.get(row.group) ?? []), row]);
@@ -142,10 +166,10 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       const advantages = groupAdvantages(ordered.map((g) => g.map((r) => r.reward)), config.algorithm as BanditAlgorithm);
       const out: AdvantageRow[] = ordered.flatMap((g, i) => g.map((r, j) => ({ group: r.group, sample: r.sample, taskId: r.taskId, advantage: advantages[i][j] })));
       const flatGroups = ordered.filter((g) => g.every((r) => r.reward === g[0].reward)).length;
-      return { advantages: await putJson(deps.store, stepKey(runId, step, 'advantages.json'), out), flatGroups };
+      return { advantages: await putJson(deps.store, stepKey(runId, step, 'advantages.json'), out), flatGroups, meanKl: 0 };
     },
 
-    async updatePolicy({ runId, step, config, policy: policyRef, rollouts: refs, advantages: advantagesRef, learningRate }) {
+    async updatePolicy({ runId, step, config, policy: policyRef, rollouts: refs, advantages: advantagesRef, learningRate }: BanditUpdateInput) {
       const policy = await loadPolicy(deps, policyRef);
       const rollouts = await loadRollouts(deps, refs);
       const advantages = await getJson<AdvantageRow[]>(deps.store, advantagesRef);
@@ -202,7 +226,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       await upsertTrajectories(deps.db, rows);
       await upsertStep(
         deps.db,
-        stepRow(input, { trajectories: rows.length, tokens: rows.reduce((s, r) => s + r.tokens, 0) }, { flatGroups: metrics.flatGroups, phaseMs: metrics.phaseMs ?? {} }),
+        stepRow(input, { trajectories: rows.length, tokens: rows.reduce((s, r) => s + r.tokens, 0) }, { ...metrics, phaseMs: metrics.phaseMs ?? {} }),
       );
     },
 

@@ -1,7 +1,7 @@
 /**
  * `ratchet resume` on the apps environment: a run terminated mid-step and resumed records the same trajectories,
- * step metrics and final checkpoint as an uninterrupted run with the same seed (the curriculum replays the
- * recorded outcomes, every draw derives from the seed, training is deterministic).
+ * step metrics and final checkpoint as an uninterrupted run with the same seed (the curriculum continues from
+ * the state saved with the last recorded step, every draw derives from the seed, training is deterministic).
  */
 import { sql } from 'drizzle-orm';
 import { latestCheckpoint, listSteps } from '../../db/queries';
