@@ -102,7 +102,7 @@ export interface ComputeAdvantagesInput extends StepInput {
 
 export interface ComputeAdvantagesResult {
   advantages: ArtifactRef;
-  /** Groups whose rewards were all equal (no learning signal). */
+  /** Groups whose rewards were all equal (no outcome signal; GiGPO may still train on their trajectories' step terms). */
   flatGroups: number;
   /** Mean KL(π_old‖π_ref) per trajectory when the KL is a reward penalty (`kl.mode: reward`), else 0. */
   meanKl: number;
@@ -199,14 +199,17 @@ export interface EvaluateInput extends StepInput {
   /** Tasks to evaluate: the first N of the split in its fixed order; 0 = all. */
   tasks: number;
   mode: 'greedy' | 'pass@k';
-  /** Samples per task: 1 for greedy, config.evaluation.passK for pass@k. */
+  /**
+   * The k of pass@k (config.evaluation.passK); 1 for greedy. pass@k plays n = max(k, config.evaluation.passN)
+   * sampled attempts per task and reports the unbiased estimate.
+   */
   k: number;
 }
 
 export interface EvaluationResult {
   /** e.g. { success, meanReward, tgc, sgc, em, f1, passAtK }; env-specific keys allowed. */
   metrics: Record<string, number>;
-  /** Episodes played (tasks x k). */
+  /** Episodes played (tasks x n). */
   episodes: number;
   /** Per-task results in the artifact store. */
   details: ArtifactRef;

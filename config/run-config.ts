@@ -71,7 +71,8 @@ export const EvaluationConfigSchema = z.strictObject({
 /**
  * DAPO's dynamic sampling for the group estimators (grpo, drgrpo, rloo, loop): groups whose rollouts all got the
  * same reward carry no signal and are dropped; with `refill` the step draws more tasks until it has `tasksPerStep`
- * informative groups or has drawn `maxGroups` groups in all.
+ * informative groups or has drawn `maxGroups` groups in all. Refused for the other algorithms (ppo,
+ * reinforce_pp, the bandit's reinforce): they train on every group.
  */
 export const DynamicSamplingSchema = z.strictObject({
   refill: z.boolean().default(false),
@@ -152,6 +153,13 @@ export const RunConfigSchema = z
       const field = config.agent.stepCredit !== undefined ? 'stepCredit' : 'salt';
       ctx.addIssue({ code: 'custom', path: ['agent', field], message: `step credit refines a group estimator's advantage (${GROUP_ESTIMATORS.join(', ')}); ${config.algorithm} has none` });
     }
+    if (config.dynamicSampling.refill && !GROUP_ESTIMATORS.includes(config.algorithm)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dynamicSampling', 'refill'],
+        message: `refill replaces the flat groups that a group estimator (${GROUP_ESTIMATORS.join(', ')}) drops; ${config.algorithm} trains on every group, so there is nothing to refill`,
+      });
+    }
     const { passK, passN } = config.evaluation;
     if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {
       const message = passK > 0 ? `must be at least passK (${passK})` : 'samples for pass@k: set passK > 0 too';
@@ -170,6 +178,11 @@ export const RunConfigSchema = z
       evaluation: { ...evaluation, split: evaluation.split ?? `${prefix}dev`, passN: evaluation.passN ?? evaluation.passK },
     };
   });
+
+/** Attempts per task in an evaluation: one greedy episode, or for pass@k n = max(k, evaluation.passN) samples. */
+export function evaluationAttempts(evaluation: { passN: number }, mode: 'greedy' | 'pass@k', k: number): number {
+  return mode === 'greedy' ? 1 : Math.max(k, evaluation.passN);
+}
 
 /** The split names a config may use for `split` and `evaluation.split`, by environment. */
 export function splitsFor(config: { env: EnvName; deepsearch: { family: 'single' | 'multi' } }): string[] {

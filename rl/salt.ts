@@ -98,7 +98,7 @@ export function saltStepAdvantages(group: readonly SaltTrajectory[]): number[][]
  * GiGPO step advantages: A_{i,t} = A^E_i + ω·A^S_{i,t}, where A^E_i is the given trajectory advantage and
  *   R_{i,t} = γ^(T_i−1−t)·R_i                      (discounted return from step t; reward at the last step)
  *   A^S_{i,t} = R_{i,t} − mean(R over steps whose state equals s_{i,t})   (÷ (std + ε) if normalizeByStd)
- * An anchor state seen once gives A^S = 0.
+ * An anchor state seen once, or whose steps all have the same return, gives A^S = 0.
  */
 export function gigpoStepAdvantages(group: readonly SaltTrajectory[], options: GigpoOptions = {}): number[][] {
   const gamma = options.gamma ?? 0.95;
@@ -113,6 +113,9 @@ export function gigpoStepAdvantages(group: readonly SaltTrajectory[], options: G
   for (const occurrences of groupSteps(group, (s) => s.state).values()) {
     if (occurrences.length < 2) continue; // singleton anchor group: A^S = 0
     const R = occurrences.map((o) => stepReturns[o.trajectory][o.step]);
+    // Equal returns: A^S is exactly 0 (their float mean can be off by an ulp, and the trainer keeps a flat
+    // group's trajectory exactly when its A^S is not 0).
+    if (R.every((r) => r === R[0])) continue;
     const mu = R.reduce((a, v) => a + v, 0) / R.length;
     const std = Math.sqrt(R.reduce((a, v) => a + (v - mu) ** 2, 0) / (R.length - 1));
     occurrences.forEach((o, k) => {

@@ -8,7 +8,9 @@ import {
   computeGae,
   drGrpoAdvantages,
   filterInformativeGroups,
+  gigpoStepAdvantages,
   grpoAdvantages,
+  indicesByGroup,
   loopAdvantages,
   Matrix,
   maskedWhiten,
@@ -32,6 +34,8 @@ export interface Advantages {
    * Trajectories to train on. Group estimators drop groups whose rewards are all equal (DAPO's dynamic
    * sampling): their advantages are zero, yet their tokens would dilute a token-mean loss and feed the KL term,
    * and Adam turns such near-zero gradients into full-size steps. LOOP also drops those with |A| < 0.01.
+   * With GiGPO a trajectory whose step term ω·A^S is not 0 is kept too, in a flat group as anywhere (see
+   * `gigpoSignalled`).
    */
   keep: number[];
   flatGroups: number;
@@ -39,17 +43,46 @@ export interface Advantages {
 }
 
 /**
- * The trajectories whose log-probs and values the update can use: for the group estimators only the
- * informative groups (computeAdvantages keeps no others), so scoreBatch can skip the flat ones (on a base that
- * solves few tasks, most of the batch); everything for PPO and REINFORCE++.
+ * The trajectories whose log-probs and values the update can use: for the group estimators the informative
+ * groups and, with GiGPO, the trajectories with a step-level signal (computeAdvantages keeps no others), so
+ * scoreBatch can skip the rest of the flat groups (on a base that solves few tasks, most of the batch);
+ * everything for PPO and REINFORCE++.
  */
-export function trajectoriesToScore(algorithm: string, trajectories: readonly Pick<Trajectory, 'group' | 'reward'>[]): number[] {
+export function trajectoriesToScore(
+  algorithm: string,
+  trajectories: readonly Trajectory[],
+  settings: Pick<AgentTraining, 'stepCredit' | 'gigpo'>,
+): number[] {
   if (!GROUP_ESTIMATORS.includes(algorithm)) return trajectories.map((_, i) => i);
-  return filterInformativeGroups(
+  const { keep } = filterInformativeGroups(
     trajectories.map((t) => t.reward),
     trajectories.map((t) => t.group),
-  ).keep;
+  );
+  return union(keep, gigpoSignalled(trajectories, settings));
 }
+
+/**
+ * GiGPO's trajectories with a step-level signal: some step's ω·A^S is not 0. A group whose rollouts all got the
+ * same outcome has A^E = 0, yet GiGPO's A = A^E + ω·A^S still ranks the actions taken from a shared anchor state
+ * when they reached that outcome in different numbers of steps (discounted returns γ^(T−1−t)·R differ; with R = 0
+ * they are all 0). verl-agent trains on such groups (it drops none unless asked), so they are kept; SALT only
+ * averages A^E over shared transitions, so its flat groups stay all 0 and are dropped with the rest.
+ */
+function gigpoSignalled(trajectories: readonly Trajectory[], settings: Pick<AgentTraining, 'stepCredit' | 'gigpo'>): number[] {
+  if (settings.stepCredit !== 'gigpo') return [];
+  const out: number[] = [];
+  for (const members of indicesByGroup(trajectories.map((t) => t.group)).values()) {
+    // With A^E = 0 the GiGPO advantages are the step terms alone.
+    const group = members.map((i) => ({ advantage: 0, reward: trajectories[i].reward, steps: turnSteps(trajectories[i], 'observation') }));
+    const stepTerms = gigpoStepAdvantages(group, settings.gigpo);
+    members.forEach((i, k) => {
+      if (stepTerms[k].some((a) => a !== 0)) out.push(i);
+    });
+  }
+  return out;
+}
+
+const union = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
 
 export function computeAdvantages(
   algorithm: AgentAlgorithm,
@@ -107,6 +140,7 @@ export function computeAdvantages(
       break;
     }
   }
+  keep = union(keep, gigpoSignalled(trajectories, settings));
   const missing = scored && keep.find((i) => !scored.has(i));
   if (missing !== undefined) throw new Error(`trajectory ${missing} is trained on but was not scored`);
   return { advantages: withStepCredit(trajectories, perTrajectory, mask, settings), keep, flatGroups: droppedGroups.length, meanKl };

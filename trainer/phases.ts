@@ -9,6 +9,7 @@ import type {
   CheckRewardsResult,
   ComputeAdvantagesInput,
   ComputeAdvantagesResult,
+  EvaluateInput,
   RecordStepInput,
   SelectTasksInput,
   SelectTasksResult,
@@ -21,7 +22,7 @@ import { hashSeed } from '../common/random';
 import { backendInfo, initBackend } from '../policy/backend';
 import { lossTemperature } from '../policy/temperature';
 import { createCurriculum, CurriculumState, filterInformativeGroups, recordOutcomes, selectTasks as sampleTasks } from '../rl';
-import type { RunConfig } from '../config/run-config';
+import { evaluationAttempts, type RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
 import { buildBaseModel } from './base-model';
@@ -287,7 +288,7 @@ export async function scorePhase(
   const trajectories = input.rewards
     ? await verifiedTrajectories(ctx.store, input.rollouts, input.rewards)
     : await loadTrajectories(ctx.store, input.rollouts);
-  const only = input.rewards ? trajectoriesToScore(input.config.algorithm, trajectories) : undefined;
+  const only = input.rewards ? trajectoriesToScore(input.config.algorithm, trajectories, input.config.agent) : undefined;
   const scores = await scoreTrajectories({ policy: state.policy, reference: reference?.policy, critic: state.critic }, trajectories, {
     only: only && only.length < trajectories.length ? only : undefined,
     temperature: lossTemperature(input.config.agent.sampling.temperature),
@@ -397,7 +398,7 @@ export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
 
 export async function evaluatePhase(
   ctx: PhaseContext,
-  input: { runId: string; step: number; config: RunConfig; policy: { version: number; key: string; sha256: string }; split: string; tasks: number; mode: 'greedy' | 'pass@k'; k: number },
+  input: EvaluateInput,
 ) {
   const env = envOf(input.config);
   const all = env.tasks(input.split);
@@ -408,7 +409,14 @@ export async function evaluatePhase(
     policy,
     tokenizer,
     tasks,
-    { mode: input.mode, k: input.k, sampling: input.config.agent.sampling, seed: input.config.seed, policyVersion: input.policy.version },
+    {
+      mode: input.mode,
+      k: input.k,
+      n: evaluationAttempts(input.config.evaluation, input.mode, input.k),
+      sampling: input.config.agent.sampling,
+      seed: input.config.seed,
+      policyVersion: input.policy.version,
+    },
     () => ctx.heartbeat?.({ phase: 'evaluate' }),
   );
   const details = await putJson(ctx.store, keys.evaluation(input.runId, input.step, input.split, input.mode), outcome);

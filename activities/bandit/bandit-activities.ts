@@ -6,8 +6,9 @@
 import { Rng } from '../../common/random';
 import { upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
 import { BanditEnvironment, groupAdvantages, SoftmaxPolicy, type BanditAlgorithm } from '../../envs/bandit';
-import type { RunConfig } from '../../config/run-config';
+import { evaluationAttempts, type RunConfig } from '../../config/run-config';
 import { filterInformativeGroups } from '../../rl/dynamic-sampling';
+import { passAtK } from '../../rl/pass-at-k';
 import type {
   ArtifactRef,
   CheckRewardsInput,
@@ -235,7 +236,7 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
       const policy = await loadPolicy(deps, policyRef);
       const pool = env.tasks(split);
       const chosen = tasks > 0 ? pool.slice(0, tasks) : pool;
-      const samples = mode === 'greedy' ? 1 : Math.max(1, k);
+      const samples = evaluationAttempts(config.evaluation, mode, k);
       const perTask = chosen.map((task) => {
         const attempts = Array.from({ length: samples }, (_, sample) => {
           // Keyed by (seed, split, task, sample) only: every evaluation of the run sees the same payoff draws.
@@ -255,8 +256,8 @@ export function createBanditActivities(deps: ActivityDeps): EnvStepActivities {
         success: mean(all.map((a) => (a.success ? 1 : 0))),
         meanReward: mean(all.map((a) => a.reward)),
       };
-      if (mode === 'pass@k') metrics.passAtK = mean(perTask.map((t) => (t.attempts.some((a) => a.success) ? 1 : 0)));
-      const name = `${mode === 'greedy' ? 'greedy' : `pass-at-${samples}`}.json`;
+      if (mode === 'pass@k') metrics.passAtK = mean(perTask.map((t) => passAtK(samples, t.attempts.filter((a) => a.success).length, k)));
+      const name = `${mode === 'greedy' ? 'greedy' : `pass-at-${k}`}.json`;
       const details = await putJson(deps.store, stepKey(runId, step, `eval/${split}/${name}`), perTask);
       return { metrics, episodes: all.length, details };
     },

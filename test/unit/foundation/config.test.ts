@@ -154,6 +154,23 @@ describe('kl.targetKl (the adaptive controller of reward mode)', () => {
   });
 });
 
+describe('dynamicSampling.refill (DAPO)', () => {
+  const run = (env: string, algorithm: string) => parseRunConfig({ runId: 'refill', env, algorithm, steps: 1, tasksPerStep: 4, dynamicSampling: { refill: true } });
+
+  it('is accepted for the group estimators, text agents and bandit alike', () => {
+    for (const algorithm of ['grpo', 'drgrpo', 'rloo', 'loop']) expect(run('apps', algorithm).dynamicSampling.refill).toBe(true);
+    for (const algorithm of ['grpo', 'rloo']) expect(run('bandit', algorithm).dynamicSampling.refill).toBe(true);
+  });
+
+  it('is refused, naming the field, where every group is trained on', () => {
+    expect(() => run('apps', 'ppo')).toThrow(/dynamicSampling\.refill: .*ppo trains on every group/);
+    expect(() => run('deepsearch', 'reinforce_pp')).toThrow(/dynamicSampling\.refill: .*reinforce_pp/);
+    expect(() => run('bandit', 'reinforce')).toThrow(/dynamicSampling\.refill: .*reinforce/);
+    const ppo = { runId: 'refill', env: 'apps', algorithm: 'ppo', steps: 1 };
+    expect(parseRunConfig({ ...ppo, dynamicSampling: { refill: false, maxGroups: 16 } }).dynamicSampling.refill).toBe(false);
+  });
+});
+
 describe('evaluation.passN (samples behind the pass@k estimate)', () => {
   const evaluation = (section: object) => parseRunConfig({ ...example, evaluation: section }).evaluation;
 

@@ -120,6 +120,14 @@ describe('SALT properties', () => {
     );
   });
 
+  test('GiGPO: an anchor group whose step returns are equal adds exactly 0, with or without the std', () => {
+    // Three same-length successes: every anchor group holds equal returns (0.95 at P, 1 at X), whose float mean
+    // is an ulp off; the trainer keeps a flat group's trajectory only where A^S is not 0.
+    const step = (state: string, k: number) => ({ state, action: 'a', nextState: 'x', tokenStart: k, tokenEnd: k + 1 });
+    const group = [0, 1, 2].map(() => ({ advantage: 0, reward: 1, steps: [step('P', 0), step('X', 1)] }));
+    for (const normalizeByStd of [false, true]) expect(gigpoStepAdvantages(group, { normalizeByStd })).toEqual([[0, 0], [0, 0], [0, 0]]);
+  });
+
   test('SALT preserves the advantage mass of the group', () => {
     // averaging within nodes moves credit between occurrences but never creates or destroys it
     fc.assert(

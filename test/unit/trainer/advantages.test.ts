@@ -1,9 +1,10 @@
 /**
  * computeAdvantages' step credit (agent.stepCredit): none tiles the trajectory advantage, salt averages it over
- * shared transitions, gigpo adds GiGPO's anchor-state term. Expected values are worked out by hand below.
+ * shared transitions, gigpo adds GiGPO's anchor-state term. Expected values are worked out by hand below. Also
+ * which trajectories of a flat group each one trains on (and so scoreBatch scores).
  */
 import { AgentTrainingSchema } from '../../../config/agent';
-import { computeAdvantages } from '../../../trainer/advantages';
+import { computeAdvantages, trajectoriesToScore } from '../../../trainer/advantages';
 import type { Scores } from '../../../trainer/score';
 import type { Trajectory, TurnRecord } from '../../../trainer/trajectory';
 
@@ -63,4 +64,43 @@ test('stepCredit salt averages over the shared search transition; salt: true is 
   ]);
   expect(advantagesWith({ salt: true })).toEqual(salt);
   expect(advantagesWith({ salt: false })).toEqual(advantagesWith({ stepCredit: 'none' }));
+});
+
+describe('flat groups (every rollout the same outcome)', () => {
+  /**
+   * Group 0, two successes: one answers after one search from P (X), the other searches P -> Y, then Y -> X, then
+   * answers. Group 1, two identical failures. Only group 0's first turns differ in return from the same anchor P:
+   * 0.95 and 0.95² (mean 0.92625), so A^S = ±0.02375; anchor X holds returns 1 and 1, so 0.
+   */
+  const flat = [
+    trajectory(0, 1, [turn('P', 'search', 2, 'X'), turn('P search X', 'answer', 1, '')]),
+    trajectory(1, 1, [turn('P', 'search', 2, 'Y'), turn('P search Y', 'search', 2, 'X'), turn('P search Y search X', 'answer', 1, '')]),
+    ...[2, 3].map((sample) => ({ ...trajectory(sample, 0, [turn('Q', 'guess', 2, '')]), taskId: 't1', group: 1 })),
+  ];
+  const settings = (agent: object) => AgentTrainingSchema.parse({ kl: { mode: 'none' }, ...agent });
+
+  test('GiGPO trains on the trajectories whose step term is not 0, and scoreBatch scores exactly those', () => {
+    for (const algorithm of ['grpo', 'rloo', 'loop'] as const) {
+      const result = computeAdvantages(algorithm, flat, scores, settings({ stepCredit: 'gigpo' }));
+      expect(result.keep).toEqual([0, 1]);
+      expect(result.flatGroups).toBe(2);
+      expectRows(result.advantages, [
+        [0.02375, 0.02375, 0, 0, 0],
+        [-0.02375, -0.02375, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+      ]);
+      expect(trajectoriesToScore(algorithm, flat, settings({ stepCredit: 'gigpo' }))).toEqual(result.keep);
+    }
+  });
+
+  test('without a step term (ω 0), with SALT, or with none, a flat group is dropped and not scored', () => {
+    for (const agent of [{ stepCredit: 'gigpo', gigpo: { stepWeight: 0 } }, { stepCredit: 'salt' }, { stepCredit: 'none' }]) {
+      const result = computeAdvantages('grpo', flat, scores, settings(agent));
+      expect(result.keep).toEqual([]);
+      // SALT averages A^E = 0 over shared transitions: nothing but zeros to train on.
+      expect(result.advantages.flat().every((a) => a === 0)).toBe(true);
+      expect(trajectoriesToScore('grpo', flat, settings(agent))).toEqual([]);
+    }
+  });
 });

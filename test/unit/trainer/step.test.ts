@@ -143,7 +143,9 @@ describe('runStep', () => {
     const byDefault = scripted(flat);
     expect((await runStep(byDefault.activities, config({ dynamicSampling: { refill: true } }), start())).metrics.groupsDrawn).toBe(12); // 3 x tasksPerStep
 
-    // PPO trains on every group (validation may refuse the combination; the step ignores it all the same).
+    // PPO trains on every group: validation refuses refill with it (config.test.ts), and a config that bypassed
+    // validation still draws one round.
+    expect(() => config({ algorithm: 'ppo', dynamicSampling: { refill: true } })).toThrow(/dynamicSampling\.refill: /);
     const ppo = scripted(flat);
     const ppoRefill = { ...config({ algorithm: 'ppo' }), dynamicSampling: { refill: true } };
     expect((await runStep(ppo.activities, ppoRefill, start())).metrics.groupsDrawn).toBe(4);

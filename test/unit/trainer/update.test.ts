@@ -87,8 +87,8 @@ test('scoring only the informative groups trains exactly as scoring everything',
   const settings = AgentTrainingSchema.parse({ kl: { mode: 'loss', coef: 0.1 } });
   const reference = modelFromWeights(config, 'policy', getWeights(createPolicy(config, 8)));
   const mixed = batch().map((t) => (t.group === 1 ? { ...t, reward: 0, success: false } : t)); // group 1 all zero
-  expect(trajectoriesToScore('ppo', mixed)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-  const only = trajectoriesToScore('grpo', mixed);
+  expect(trajectoriesToScore('ppo', mixed, settings)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  const only = trajectoriesToScore('grpo', mixed, settings);
   expect(only).toEqual([0, 1, 2, 3]);
 
   const train = async (scoreOnly?: number[]) => {
