@@ -9,6 +9,7 @@ import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
 import { isTemporalUp } from '../infra/temporal';
 import { withClient } from './client';
 import { resumeRun } from './resume';
+import { registerModelsCommand } from './models';
 import { buildBaseCheckpoint } from './sft';
 import { trainLocal } from './train-local';
 import { claimRunId, loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
@@ -159,6 +160,8 @@ program
     if (config.env === 'bandit') throw new Error('train-local: runs text agents (apps, deepsearch); the bandit trains through `ratchet start`');
     await trainLocal(config);
   });
+
+registerModelsCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`ratchet: ${err.message}`);
