@@ -15,22 +15,11 @@ import { createAppsEnvironment } from '../../../envs/apps';
 import { createDeepSearchEnvironment } from '../../../envs/deepsearch';
 import type { Environment } from '../../../envs/types';
 import type { ChatMessage } from '../../../policy/llm/tokenizer';
+import { mulberry32 } from '../../support/mulberry32';
 
 export interface ParityCorpus {
   texts: { source: string; text: string }[];
   chats: { source: string; messages: ChatMessage[]; addGenerationPrompt: boolean }[];
-}
-
-/** mulberry32: a small seeded PRNG, so the corpus is the same on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SYSTEM_PROMPT = 'You are an agent. Answer with exactly one action per turn, in the protocol the user describes.';
@@ -110,7 +99,7 @@ function codePoint(r: () => number, [lo, hi]: [number, number]): string {
 }
 
 export function fuzzStrings(count: number, seed = 27): string[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const parts: string[] = [];
