@@ -24,73 +24,16 @@ import type { Trajectory } from '../trainer/trajectory';
 import { parseRunConfig, type RunConfig, type RunConfigInput } from '../config/run-config';
 import { type LearningResult, writeLearningReport } from './learning-report';
 
-/**
- * Each row's RL settings, as measured on this machine (2 cores, from the bench's own or bench:sft's base). The
- * learning rate, temperature and epochs found here are the environments' defaults in config/defaults.ts:
- * - apps: lr 1e-3 collapsed the policy within one step (success 22% -> 0-3%) and 3e-4 x 4 epochs within five;
- *   at temperature 1 only one rollout in five succeeds where greedy decoding solves half the train tasks, so
- *   rollouts sample at 0.6 and train 2 epochs at 1e-4. From bases whose flaws are random (noisy demonstrations,
- *   or none: 29.8%, 38.7%, 53.6% on test_normal) RL moved greedy success by -2 to +7 points: the greedy policy
- *   already avoids random mistakes, and what it gets wrong (a session token copied with one character off) a
- *   0.58M-parameter model does not unlearn in 30 steps. From the whole-action base fine-tuned 150 steps on
- *   demonstrations with the answer habit (0.7), 33.9% -> GRPO 53.6%, LOOP 51.2%, SALT 48.8% (all 168, greedy).
- *   With rotary positions the clean base copies those tokens (held-out accuracy 99.4%, test_normal 74.4%). RL
- *   takes back what a habit stage costs, so the habit sets the gain: one that touched questions only left the base
- *   at 47.0% (GRPO 66.1%), one that also stopped several changes one short at 51.2% (GRPO 74.4%); both cost ~23
- *   points, as they touched tasks the clean base mostly failed anyway. Stopping one step short on every task of
- *   more than one step (a lookup then a change too: 123 of 168 test_normal tasks) leaves the base at 31.0% (SGC
- *   25.0%: it solves 43 of the 45 one-change tasks, 9 of the other 123). Seed 1, 30 steps: GRPO 66.7% (+35.7,
- *   SGC 46.4%), SALT 64.3% (+33.3, SGC 51.8%), LOOP 58.3% (+27.4, SGC 48.2%; it never learned to answer: 0 of
- *   48 questions), PPO 41.7% (+10.7, SGC 32.1%: it trained the habit away as well, 9 -> 69 of the 123 touched
- *   tasks, but garbled the one call after the login on the one-change tasks, 43 -> 1 of 45; 111 min at 3.5 min
- *   a step, its critic training on every group). The docs-first share fell 0.57 -> 0.50 (0.42 under PPO).
- *   Seeds 2 and 3: base 25.0% / 39.3%; GRPO 36.3% / 66.1%, SALT 22.6% / 68.5%, LOOP 26.2% / 70.8% (SGC, seed 3:
- *   23.2 -> 44.6 / 48.2 / 50.0%); PPO seed 2 48.2% (SGC 33.9%; 106 min; seed 3 not run). Three-seed means (seeds
- *   1 / 2 / 3 as above): base 31.8% +- 7.2, GRPO 56.4% +- 17.4, SALT 51.8% +- 25.3, LOOP 51.8% +- 23.0; PPO (seeds
- *   1, 2) 44.9%; test_challenge 0 for all. The seed decides more than the algorithm: seed 2's habit went deeper:
- *   its base solved none of the text_contact, delete_done_todos and text_relation tasks (45 of 168), so their
- *   rollout groups all failed and gave the group estimators nothing to learn from (SALT's groups were flat on most
- *   steps; it lost a little on the rest; GRPO learned only the question answers, wallet_balance 0 -> 14 of 15).
- *   PPO gained most on seed 2 (+23.2); likely because its critic gives advantages inside an all-fail group too
- *   (r - V is not 0 where V expects success; not checked per template). Seed 3's base solved a few of each and GRPO took them up (text_contact 3 ->
- *   15, delete_done_todos 9 -> 11).
- *   Rollouts at temperature 1 instead of 0.6: seed 2 38.1% (training success rose, the test barely), seed 3 54.2%
- *   (-11.9), so the row keeps 0.6.
- *   test_challenge stays 0 for every policy: all its templates are unseen in training, and its contexts (420-980
- *   tokens) are longer than any the base was trained on.
- * - deepsearch: episodes are short, so 3e-4 at temperature 1 learns steadily. From a base without the habit
- *   (it always searched but wrote malformed answers) single-hop EM went 0.09 -> 0.33 (GRPO), 0.39 (PPO).
- */
+/** Each row's RL settings beyond the environment's defaults (config/defaults.ts); measurements: bench/NOTES-learning.md. */
 const DEEPSEARCH_RL = { tasks: 16, maxTurns: 5, maxActionTokens: 48 } as const;
-/**
- * Each row's base policy: SFT steps, the demonstrations' expert noise and habit (ExpertOptions.habit), the worlds
- * they come from (base.demoWorlds) and rotary positions. With the deepsearch habit at 0.6 the demonstrations
- * answer from memory at the first turn 60% of the time, so the greedy base never searches (single-hop EM 0), the
- * weak base model's habit that Search-R1-style RL trains away. What the trained policy then gets right is set by
- * how well the base copies names and years out of the retrieved text. Single-hop GRPO, seed 1, 1500 SFT steps,
- * noise 0.3: demonstrations from one world with learned positions 0.385 (seeds 2, 3: 0.445, 0.42); rotary
- * positions 0.535; eight worlds 0.62; both 0.685 (seeds 2, 3: 0.655, 0.85; PPO 0.68, 0.66, 0.845; SALT
- * 0.685, 0.655, 0.85; LOOP 0.685, 0.655, 0.845: the seed moves EM by 0.19, the algorithm by at most 0.005).
- * Eight worlds put 8x more distinct names in front of the copy head, and relative positions make "copy the
- * token after the one just copied" one rule at every offset.
- * The misses left are extractions (a name where a year was asked), not decisions: every trained policy searches.
- */
+/** The deepsearch rows' base policy (SFT on demonstrations with the answer-from-memory habit); why: bench/NOTES-learning.md. */
 const DEEPSEARCH_BASE = { sftSteps: 1500, demoNoise: 0.3, demoHabit: 0.6, demoWorlds: 8, demosPerTask: 1, rotary: true } as const;
 const ROWS = {
-  // Apps: a width-128 model (the deepsearch rows' 96 copied session tokens badly) learns the tasks cleanly from
-  // eight worlds, then picks up the habit of stopping one step short. Rotary positions need no table sized to the
-  // window, so the window is 1024: test_challenge contexts run to ~980 tokens (train ones to ~490, so SFT sees the
-  // same examples as at 512).
+  // Apps: width 128, a clean stage from eight worlds, then the stop-one-step-short habit; a 1024 window for
+  // test_challenge's contexts (bench/NOTES-learning.md).
   apps: { env: 'apps', split: 'train', test: ['test_normal', 'test_challenge'], width: 128, sftBatch: 16, contextLength: 1024, base: { sftSteps: 1250, demoNoise: 0, demoHabit: 0, demoWorlds: 8, demosPerTask: 1, rotary: true, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.7 } }, rl: { tasks: 8, maxTurns: 12, maxActionTokens: 72 } },
   single: { env: 'deepsearch', family: 'single', split: 'single/train', test: ['single/test'], width: 96, sftBatch: 8, base: DEEPSEARCH_BASE, rl: DEEPSEARCH_RL },
-  // Multi-hop contexts run to ~580 tokens (entity names are spelled out): a 512 window cut the question off. The
-  // habit comes in a second SFT stage: from a base trained with it from the start (0.6) no rollout succeeded in 9
-  // GRPO steps; from the habit-free base EM went only 0.29 -> 0.34. With the stage (EM, seeds 1 / 2 / 3): base
-  // 0.005 / 0 / 0; GRPO 0.315 / 0.325 / 0.365; SALT 0.365 / 0.325 / 0.425; LOOP 0.305 / 0.345 / 0.335; PPO
-  // 0.380 / 0.320 / 0.315 (means 0.335, 0.372, 0.328, 0.338; SALT at or above GRPO on every seed). RL trains the
-  // habit away and keeps what stage one learned; the seed moves EM by up to 0.1, and so does the algorithm.
-  // Those LOOP figures are RLOO with PPO's loss (before 2026-12-02 `loop` used the general loss); LOOP with its
-  // paper's loss (clip 0.1, trajectory-mean, no KL, 2 epochs), seed 1: 0.330 (F1 0.357; 21 min on one core).
+  // Multi-hop: a 768 window (contexts run to ~580 tokens) and the habit in a second SFT stage (bench/NOTES-learning.md).
   multi: { env: 'deepsearch', family: 'multi', split: 'multi/train', test: ['multi/test'], width: 96, sftBatch: 8, base: { ...DEEPSEARCH_BASE, demoHabit: 0, habitFinetune: { steps: 150, learningRate: 1e-3, demoHabit: 0.6 } }, rl: DEEPSEARCH_RL, contextLength: 768 },
 } as const;
 type RowName = keyof typeof ROWS;
