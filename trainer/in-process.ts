@@ -14,6 +14,7 @@ import {
   initPolicyPhase,
   PhaseContext,
   PublishedPolicy,
+  publishedPolicy,
   recordPhase,
   releaseContext,
   rolloutPhase,
@@ -60,7 +61,6 @@ export async function trainInProcess(
     const base = await initPolicyPhase(ctx, runId, config);
     result.checkpoints.push({ version: 0, step: 0, sha256: base.checkpoint.sha256 });
     const reference = base.checkpoint;
-    const published = (policy: ResumePoint['policy']): PublishedPolicy => ({ ...policy, checkpoint: policy.checkpoint! });
 
     // The step's activities, called here: the same phase functions the Temporal activities wrap.
     const activities: StepActivities = {
@@ -70,10 +70,10 @@ export async function trainInProcess(
         const { rows: _rows, ...rewards } = await checkRewardsPhase(ctx, input);
         return rewards;
       },
-      scoreBatch: (input) => scorePhase(ctx, { ...input, policy: published(input.policy), reference }),
+      scoreBatch: (input) => scorePhase(ctx, { ...input, policy: publishedPolicy(input.policy), reference }),
       computeAdvantages: (input) => advantagesPhase(ctx, input),
       updatePolicy: async (input) => {
-        const update = await updatePhase(ctx, { ...input, policy: published(input.policy), reference });
+        const update = await updatePhase(ctx, { ...input, policy: publishedPolicy(input.policy), reference });
         result.checkpoints.push({ version: update.checkpoint.version, step: update.checkpoint.step, sha256: update.checkpoint.sha256 });
         return update;
       },
@@ -100,9 +100,9 @@ export async function trainInProcess(
     let point: ResumePoint = { step: 0, policy: base, learningRate: config.learningRate, klCoef: config.agent.kl.coef };
     while (point.step < config.steps) {
       point = (await runStep(activities, config, point)).next;
-      if (config.evaluation.every > 0 && point.step % config.evaluation.every === 0 && point.step < config.steps) await evaluate(point.step, published(point.policy));
+      if (config.evaluation.every > 0 && point.step % config.evaluation.every === 0 && point.step < config.steps) await evaluate(point.step, publishedPolicy(point.policy));
     }
-    result.policy = published(point.policy);
+    result.policy = publishedPolicy(point.policy);
     await evaluate(config.steps, result.policy);
     return result;
   } finally {

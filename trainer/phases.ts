@@ -10,6 +10,7 @@ import type {
   ComputeAdvantagesInput,
   ComputeAdvantagesResult,
   EvaluateInput,
+  PolicyRef,
   RecordStepInput,
   SelectTasksInput,
   SelectTasksResult,
@@ -37,6 +38,12 @@ import { ppoUpdate } from './update';
 export interface PublishedPolicy extends ArtifactRef {
   version: number;
   checkpoint: ArtifactRef;
+}
+
+/** A policy reference of the text agents: one that names the checkpoint it was exported from. */
+export function publishedPolicy(ref: PolicyRef): PublishedPolicy {
+  if (!ref.checkpoint) throw new Error(`policy v${ref.version} has no checkpoint reference: not a text-agent policy`);
+  return { ...ref, checkpoint: ref.checkpoint };
 }
 
 export interface PhaseContext {

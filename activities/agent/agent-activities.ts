@@ -13,7 +13,7 @@ import {
   evaluatePhase,
   initPolicyPhase,
   PhaseContext,
-  PublishedPolicy,
+  publishedPolicy,
   recordPhase,
   rolloutPhase,
   scorePhase,
@@ -22,15 +22,10 @@ import {
   updatePhase,
 } from '../../trainer/phases';
 import { PolicyCache } from '../../trainer/policy-bundle';
-import type { ArtifactRef, EnvStepActivities, PolicyRef } from '../contract';
+import type { ArtifactRef, EnvStepActivities } from '../contract';
 import { artifactKeys } from '../../common/artifact-keys';
 import { putJson } from '../../common/artifacts';
 import { type ActivityDeps, heartbeat, stepRow } from '../deps';
-
-function published(ref: PolicyRef): PublishedPolicy {
-  if (!ref.checkpoint) throw new Error(`policy v${ref.version} has no checkpoint reference: not a text-agent policy`);
-  return { ...ref, checkpoint: ref.checkpoint };
-}
 
 export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
   const ctx: PhaseContext = { store: deps.store, policies: new PolicyCache(deps.store), states: new Map(), heartbeat };
@@ -69,13 +64,13 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     },
 
     async scoreBatch({ runId, step, config, rollouts, rewards, policy }) {
-      return scorePhase(ctx, { runId, step, config, rollouts, rewards, policy: published(policy), reference: await referenceOf(runId) });
+      return scorePhase(ctx, { runId, step, config, rollouts, rewards, policy: publishedPolicy(policy), reference: await referenceOf(runId) });
     },
 
     computeAdvantages: (input) => advantagesPhase(ctx, input),
 
     async updatePolicy(input) {
-      const result = await updatePhase(ctx, { ...input, policy: published(input.policy), reference: await referenceOf(input.runId) });
+      const result = await updatePhase(ctx, { ...input, policy: publishedPolicy(input.policy), reference: await referenceOf(input.runId) });
       const { checkpoint } = result;
       await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
       return result;
