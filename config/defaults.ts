@@ -40,8 +40,8 @@ export const GENERIC_DEFAULTS: AgentDefaults = {
 };
 
 /**
- * Each text environment's RL settings as measured by bench:learning on this repository's policy (the comments in
- * bench/learning.ts hold the experiments):
+ * Each text environment's RL settings as measured by bench:learning on this repository's policy
+ * (bench/NOTES-learning.md holds the experiments):
  * - apps: AdamW lr 1e-3 collapsed the policy within one step (success 22% -> 0-3%), 3e-4 x 4 epochs within five;
  *   at temperature 1 one rollout in five succeeded where greedy decoding solved half the train tasks. Rollouts
  *   at 0.6 and 2 epochs at 1e-4 trained steadily (test_normal TGC 31.8% -> 56.4% with GRPO, 3 seeds).
