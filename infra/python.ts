@@ -10,7 +10,7 @@
  * no tool beyond the interpreter is needed on a fresh machine.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../common/artifacts';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { REPO_ROOT } from './paths';
@@ -133,7 +133,7 @@ export function requirePip(python: PythonInfo, env: NodeJS.ProcessEnv = process.
 }
 
 export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return sha256(readFileSync(path));
 }
 
 interface Stamp {

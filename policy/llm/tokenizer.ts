@@ -15,7 +15,7 @@
  */
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../common/artifacts';
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runWorkerModule } from '../../infra/python';
@@ -74,7 +74,7 @@ export class LlmTokenizer {
   ) {
     const json = JSON.parse(tokenizerJson) as { added_tokens?: { id: number; special: boolean }[]; model?: { vocab?: Record<string, number> } };
     this.tokenizer = new Tokenizer(json, config);
-    this.sha256 = createHash('sha256').update(tokenizerJson).digest('hex');
+    this.sha256 = sha256(tokenizerJson);
     const added = json.added_tokens ?? [];
     this.specialIds = new Set(added.filter((t) => t.special).map((t) => t.id));
     const ids = [...Object.values(json.model?.vocab ?? {}), ...added.map((t) => t.id)];
@@ -146,7 +146,7 @@ export class LlmTokenizer {
 }
 
 function localKey(path: string): string {
-  return createHash('sha256').update(realpathSync(path)).digest('hex').slice(0, 16);
+  return sha256(realpathSync(path)).slice(0, 16);
 }
 
 /** Where a model's tokenizer files are (or will be, once exported). */
