@@ -5,9 +5,9 @@ engine runs, and transformers' fp32 log-probs that both rollout engines are comp
   python -m ratchet_torch.bench_engines reference --gguf MODEL.gguf < {"sequences": [{"prompt": [...], "continuation": [...]}]}
 
 The ONNX graph takes `input_ids`, `attention_mask` (past + new), `position_ids` and one `past.<layer>.key|value`
-pair per layer ([batch, kv_heads, past, head_dim]); it returns `logits` and `present.<layer>.key|value`. Built with
-torch's TorchScript exporter around transformers' own LlamaForCausalLM (weights dequantized from the GGUF to fp32),
-so the rollout side runs the trainer's exact fp32 weights.
+pair per layer ([batch, kv_heads, past, head_dim]); it returns `logits` and `present.<layer>.key|value`. The export
+is the trainer's own (ratchet_torch.sync.export_onnx, what syncWeights publishes), here of the GGUF's base weights
+dequantized to fp32.
 """
 
 from __future__ import annotations
@@ -31,44 +31,10 @@ def load_fp32(gguf: str):
 
 
 def export_onnx(gguf: str, out: str) -> dict:
-    import torch
-    from transformers.cache_utils import DynamicCache
+    """The trainer's own export (ratchet_torch.sync), of the GGUF's base weights."""
+    from .sync import export_onnx as export_model
 
-    model = load_fp32(gguf)
-    cfg = model.config
-    layers, kv_heads = cfg.num_hidden_layers, cfg.num_key_value_heads
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-
-    class WithCache(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, position_ids, *past):
-            cache = DynamicCache(config=self.inner.config)
-            for i in range(layers):
-                cache.update(past[2 * i], past[2 * i + 1], i)
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache, use_cache=True)
-            flat = []
-            for layer in out.past_key_values.layers[:layers]:
-                flat += [layer.keys, layer.values]
-            return (out.logits, *flat)
-
-    batch, past_len, new = 2, 3, 4
-    ids = torch.randint(0, cfg.vocab_size, (batch, new))
-    past = [torch.zeros(batch, kv_heads, past_len, head_dim) for _ in range(2 * layers)]
-    mask = torch.ones(batch, past_len + new, dtype=torch.long)
-    pos = torch.arange(past_len, past_len + new).unsqueeze(0).expand(batch, new)
-    names_in = ["input_ids", "attention_mask", "position_ids"] + [f"past.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-    names_out = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-    dynamic = {"input_ids": {0: "batch", 1: "new"}, "attention_mask": {0: "batch", 1: "total"}, "position_ids": {0: "batch", 1: "new"}, "logits": {0: "batch", 1: "new"}}
-    dynamic.update({n: {0: "batch", 2: "past"} for n in names_in[3:]})
-    dynamic.update({n: {0: "batch", 2: "total"} for n in names_out[1:]})
-    started = time.time()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(WithCache(model), (ids, mask, pos, *past), out, input_names=names_in, output_names=names_out, dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    return {"path": out, "bytes": os.path.getsize(out), "seconds": round(time.time() - started, 1), "layers": layers, "kvHeads": kv_heads, "headDim": head_dim, "vocab": cfg.vocab_size}
+    return export_model(load_fp32(gguf), out)
 
 
 def reference(gguf: str, request: dict) -> dict:

@@ -1,0 +1,158 @@
+"""The gpu-queue activities for LLM policies, under the TypeScript names and JSON contract (activities/contract.ts
+`GpuActivities`): initPolicy, scoreBatch, updatePolicy, syncWeights. Sync functions (the worker runs them one at a
+time in a thread) taking and returning camelCase dicts. Errors a retry cannot fix are non-retryable
+ApplicationErrors: `InvalidRunConfig` (config, model) and `ArtifactIntegrityError` (a hash mismatch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import threading
+from typing import Any, Callable, Iterator, Optional
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from .checkpoint import load_checkpoint, new_state, save_checkpoint
+from .model import backend_name, build_policy, hash_seed, init_adapter, llm_settings, loss_temperature
+from .score import score_trajectories, trajectories_to_score
+from .segments import load_trajectories, with_verified_rewards
+from .store import ArtifactIntegrityError, LocalArtifactStore, default_artifacts_dir, llm_checkpoint_key, step_key
+from .sync import publish
+from .update import ppo_update
+
+_store: Optional[LocalArtifactStore] = None
+
+
+def set_store(store: LocalArtifactStore) -> None:
+    global _store
+    _store = store
+
+
+def store() -> LocalArtifactStore:
+    global _store
+    if _store is None:
+        _store = LocalArtifactStore(default_artifacts_dir())
+    return _store
+
+
+def _heartbeat(details: dict) -> None:
+    """Heartbeat when running as an activity (it delivers cancellation); a no-op when called directly (tests)."""
+    if activity.in_activity():
+        activity.heartbeat(details)
+
+
+@contextlib.contextmanager
+def _keepalive(phase: str, every: float = 5.0) -> Iterator[None]:
+    """Heartbeat from a side thread while one long call runs that cannot heartbeat itself (a model load: ~15 s the
+    first time; an ONNX export: ~30 s), so the workflow's heartbeat timeout does not fire on healthy work."""
+    if not activity.in_activity():
+        yield
+        return
+    done = threading.Event()
+    context = contextvars.copy_context()  # the activity's context: heartbeat() finds its activity through it
+
+    def beat() -> None:
+        while not done.wait(every):
+            activity.heartbeat({"phase": phase})
+
+    thread = threading.Thread(target=context.run, args=(beat,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def _errors(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """Map errors a retry cannot fix to non-retryable ApplicationErrors; leave the rest retryable."""
+
+    @functools.wraps(fn)
+    def wrapped(input: dict) -> dict:
+        try:
+            return fn(input)
+        except ArtifactIntegrityError as err:
+            raise ApplicationError(str(err), type="ArtifactIntegrityError", non_retryable=True) from err
+        except ValueError as err:  # malformed artifacts or settings (bad key, wrong checkpoint format)
+            raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from err
+
+    return wrapped
+
+
+@activity.defn(name="initPolicy")
+@_errors
+def init_policy(input: dict) -> dict:
+    """Base + a fresh seeded adapter (+ a value head for PPO) -> checkpoint v0 -> ONNX policy v0."""
+    run_id, config = input["runId"], input["config"]
+    llm_settings(config)
+    with _keepalive("load"):
+        policy = build_policy(config, with_critic=config.get("algorithm") == "ppo")
+    init_adapter(policy, hash_seed(f"{config['seed']}/lora-init"))
+    checkpoint = save_checkpoint(store(), llm_checkpoint_key(run_id, 0), new_state(policy), version=0, step=0)
+    with _keepalive("export"):
+        return publish(store(), run_id, 0, policy, checkpoint)
+
+
+@activity.defn(name="scoreBatch")
+@_errors
+def score_batch(input: dict) -> dict:
+    run_id, step, config = input["runId"], input["step"], input["config"]
+    with _keepalive("load"):
+        state, _ = load_checkpoint(store(), _checkpoint_of(input["policy"]), config)
+    trajectories = load_trajectories(store(), input["rollouts"])
+    if input.get("rewards"):
+        trajectories = with_verified_rewards(trajectories, store().get_json(input["rewards"]))
+        only = trajectories_to_score(config, trajectories)
+    else:
+        only = list(range(len(trajectories)))
+    agent = config["agent"]
+    scores, mismatch = score_trajectories(
+        state.policy, trajectories,
+        temperature=loss_temperature(config),
+        microbatch=int(agent["ppo"].get("microbatchSegments") or 8),
+        with_reference=(agent.get("kl") or {}).get("mode", "none") != "none",
+        only=only if len(only) < len(trajectories) else None,
+        heartbeat=_heartbeat,
+    )
+    ref = store().put_json(step_key(run_id, step, "scores.json"), scores)
+    return {"scores": ref, "entropy": scores["entropy"], "mismatch": mismatch}
+
+
+@activity.defn(name="updatePolicy")
+@_errors
+def update_policy(input: dict) -> dict:
+    run_id, step, config = input["runId"], input["step"], input["config"]
+    version = int(input["policy"]["version"]) + 1
+    # A fresh state from the input checkpoint every time: a retry starts clean and writes identical bytes.
+    with _keepalive("load"):
+        state, _ = load_checkpoint(store(), _checkpoint_of(input["policy"]), config)
+    trajectories = load_trajectories(store(), input["rollouts"])
+    metrics = ppo_update(
+        state, trajectories, store().get_json(input["scores"]), store().get_json(input["advantages"]),
+        agent=config["agent"], learning_rate=float(input["learningRate"]), kl_coef=float(input["klCoef"]),
+        temperature=loss_temperature(config), seed=int(config["seed"]), step=step, heartbeat=_heartbeat,
+    )
+    ref = save_checkpoint(store(), llm_checkpoint_key(run_id, version), state, version=version, step=step + 1)
+    return {"checkpoint": {**ref, "version": version, "step": step + 1}, "kl": metrics["ppoKl"], "metrics": {**metrics, "backend": backend_name()}}
+
+
+@activity.defn(name="syncWeights")
+@_errors
+def sync_weights(input: dict) -> dict:
+    checkpoint = input["checkpoint"]
+    with _keepalive("sync"):
+        state, _ = load_checkpoint(store(), checkpoint, input["config"])
+        return publish(store(), input["runId"], int(checkpoint["version"]), state.policy, checkpoint)
+
+
+def _checkpoint_of(policy_ref: dict) -> dict:
+    checkpoint: Any = policy_ref.get("checkpoint")
+    if not checkpoint:
+        raise ApplicationError(f"policy v{policy_ref.get('version')} names no checkpoint: not an LLM policy", type="InvalidInput", non_retryable=True)
+    return checkpoint
+
+
+ACTIVITIES = [init_policy, score_batch, update_policy, sync_weights]

@@ -1,0 +1,97 @@
+"""syncWeights (and initPolicy's publish): checkpoint v -> an fp32 ONNX policy with a KV cache at `policy_key(run, v)`.
+
+The adapter is merged into a COPY of the base weights: the live model is never merged and unmerged (unmerging is
+not exact, and the reference is that same model with the adapter off). The ONNX graph takes `input_ids`,
+`attention_mask` (past + new), `position_ids` and one `past.<layer>.key|value` pair per layer ([batch, kv_heads,
+past, head_dim]); it returns `logits` and `present.<layer>.key|value`. Built with torch's TorchScript exporter around
+transformers' own LlamaForCausalLM, so the rollouts run the trainer's exact fp32 weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+import warnings
+
+import torch
+
+from .model import Policy, load_base
+from .store import LocalArtifactStore, policy_key
+
+_PEFT_PREFIX = "base_model.model."
+
+
+def merged_model(policy: Policy) -> torch.nn.Module:
+    """The policy's weights as a plain fp32 CPU causal LM: a copy of the base with W += ΔW_lora per target layer."""
+    from peft.tuners.lora import LoraLayer
+
+    if policy.peft is None:
+        return copy.deepcopy(policy.lm).to("cpu", torch.float32).eval()
+    out = copy.deepcopy(load_base(policy.path)).to("cpu", torch.float32).eval()
+    modules = dict(out.named_modules())
+    with torch.no_grad():
+        for name, layer in policy.peft.named_modules():
+            if isinstance(layer, LoraLayer) and "default" in layer.lora_A:
+                target = modules[name[len(_PEFT_PREFIX):] if name.startswith(_PEFT_PREFIX) else name]
+                target.weight += layer.get_delta_weight("default").to("cpu", torch.float32)
+    return out
+
+
+def export_onnx(model: torch.nn.Module, out: str) -> dict:
+    """Export an fp32 causal LM with the KV-cache interface above to `out`; returns sizes and timing."""
+    from transformers.cache_utils import DynamicCache
+
+    cfg = model.config
+    layers, kv_heads = cfg.num_hidden_layers, cfg.num_key_value_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+
+    class WithCache(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, position_ids, *past):
+            cache = DynamicCache(config=self.inner.config)
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            result = self.inner(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache, use_cache=True)
+            flat = []
+            for layer in result.past_key_values.layers[:layers]:
+                flat += [layer.keys, layer.values]
+            return (result.logits, *flat)
+
+    # Example inputs only shape the trace; fixed values keep the export free of randomness.
+    batch, past_len, new = 2, 3, 4
+    ids = (torch.arange(batch * new).reshape(batch, new) * 7919) % cfg.vocab_size
+    past = [torch.zeros(batch, kv_heads, past_len, head_dim) for _ in range(2 * layers)]
+    mask = torch.ones(batch, past_len + new, dtype=torch.long)
+    pos = torch.arange(past_len, past_len + new).unsqueeze(0).expand(batch, new)
+    names_in = ["input_ids", "attention_mask", "position_ids"] + [f"past.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    names_out = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    dynamic = {"input_ids": {0: "batch", 1: "new"}, "attention_mask": {0: "batch", 1: "total"}, "position_ids": {0: "batch", 1: "new"}, "logits": {0: "batch", 1: "new"}}
+    dynamic.update({n: {0: "batch", 2: "past"} for n in names_in[3:]})
+    dynamic.update({n: {0: "batch", 2: "total"} for n in names_out[1:]})
+    started = time.time()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warnings about Python-side control flow: expected here
+        torch.onnx.export(WithCache(model), (ids, mask, pos, *past), out, input_names=names_in, output_names=names_out, dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    return {"path": out, "bytes": os.path.getsize(out), "seconds": round(time.time() - started, 1), "layers": layers, "kvHeads": kv_heads, "headDim": head_dim, "vocab": cfg.vocab_size}
+
+
+def onnx_bytes(model: torch.nn.Module) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="ratchet-onnx-") as tmp:
+        out = os.path.join(tmp, "policy.onnx")
+        export_onnx(model, out)
+        with open(out, "rb") as f:
+            return f.read()
+
+
+def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict) -> dict:
+    """Export the policy's weights and store them as policy version v; returns the PolicyRef."""
+    model = merged_model(policy)
+    ref = store.put(policy_key(run_id, version), onnx_bytes(model))
+    del model
+    return {"version": version, "key": ref["key"], "sha256": ref["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}

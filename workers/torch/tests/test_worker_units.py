@@ -1,0 +1,239 @@
+"""Unit tests of the torch worker (issue 27): the artifact store, segments, checkpoints, and score + update on the
+real SmolLM2-135M (LoRA rank 2 on two projections, two short hand-made trajectories) through the activity functions.
+
+    PYTHONPATH=workers/torch .tools/venv/bin/python -m unittest discover -s workers/torch/tests -p 'test_worker*.py'
+
+The model tests need the pulled model (`npm run ratchet -- models pull smollm2-135m-instruct`) and are skipped
+without it. ~1-2 minutes on 2 cores, most of it the model load. The ONNX export (syncWeights) is slow and writes
+650 MB, so its test runs only with RATCHET_TORCH_SLOW_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # workers/torch: the ratchet_torch package
+
+from temporalio.exceptions import ApplicationError  # noqa: E402
+
+from ratchet_torch import activities as A  # noqa: E402
+from ratchet_torch.checkpoint import checkpoint_bytes, load_checkpoint, new_state, read_metadata, save_checkpoint  # noqa: E402
+from ratchet_torch.model import build_policy, configure, hash_seed, init_adapter, models_dir  # noqa: E402
+from ratchet_torch.segments import build_segments, row_mask, sample_rows  # noqa: E402
+from ratchet_torch.store import ArtifactIntegrityError, LocalArtifactStore, llm_checkpoint_key, policy_key, step_key  # noqa: E402
+
+MODEL = "smollm2-135m-instruct"
+HAVE_MODEL = (models_dir() / MODEL / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()
+
+
+def turn(prompt: list[int], action: list[int]) -> dict:
+    return {"context": "", "promptTokens": prompt, "actionTokens": action, "sampleLogProbs": [-1.0] * len(action),
+            "action": "", "observation": "", "error": False, "nextContext": ""}
+
+
+def trajectory(group: int, sample: int, reward: float, turns: list[dict]) -> dict:
+    return {"taskId": f"task-{group}", "group": group, "sample": sample, "seed": 1, "policyVersion": 0, "turns": turns,
+            "reward": reward, "success": reward > 0, "finishReason": "done", "envErrors": 0, "metrics": {}}
+
+
+def config(algorithm: str = "grpo", kl_mode: str = "loss") -> dict:
+    return {
+        "seed": 11,
+        "algorithm": algorithm,
+        "agent": {
+            "policy": {"kind": "llm", "model": MODEL, "lora": {"rank": 2, "alpha": 4, "dropout": 0, "targetModules": ["q_proj", "v_proj"]}, "shots": 0},
+            "stepCredit": "none",
+            "sampling": {"temperature": 0.7},
+            "ppo": {"epochs": 2, "minibatchSegments": 2, "microbatchSegments": 1, "clipLow": 0.2, "clipHigh": 0.28, "dualClip": 3,
+                    "aggregation": "seq-mean-token-mean", "normLength": 1024, "entropyCoef": 0.01, "maxGradNorm": 1.0,
+                    "criticLearningRate": 1e-3, "valueClip": 0.5},
+            "kl": {"mode": kl_mode, "coef": 0.05, "estimator": "k3"},
+        },
+    }
+
+
+class StoreTest(unittest.TestCase):
+    def test_round_trip_sidecar_and_integrity(self) -> None:
+        with tempfile.TemporaryDirectory() as root:
+            store = LocalArtifactStore(root)
+            ref = store.put("runs/r1/step-000001/x.bin", b"hello")
+            self.assertEqual(ref, {"key": "runs/r1/step-000001/x.bin", "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "bytes": 5})
+            self.assertEqual(Path(root, "runs/r1/step-000001/x.bin.sha256").read_text(), ref["sha256"])
+            self.assertEqual(store.get(ref["key"], ref["sha256"]), b"hello")
+            self.assertEqual(store.get(ref["key"]), b"hello")  # checked against the sidecar
+            self.assertEqual([p.name for p in Path(root, "runs/r1/step-000001").iterdir() if p.name.endswith(".tmp")], [])
+            with self.assertRaises(ArtifactIntegrityError):
+                store.get(ref["key"], "0" * 64)
+            Path(root, "runs/r1/step-000001/x.bin").write_bytes(b"tampered")
+            with self.assertRaisesRegex(ArtifactIntegrityError, "does not match"):
+                store.get(ref["key"])
+            for bad in ("../x", "a//b", "a/./b", "/abs", "a b", ""):
+                with self.assertRaises(ValueError, msg=bad):
+                    store.put(bad, b"")
+
+    def test_keys(self) -> None:
+        self.assertEqual(step_key("r", 3, "scores.json"), "runs/r/step-000003/scores.json")
+        self.assertEqual(llm_checkpoint_key("r", 2), "runs/r/checkpoints/v000002.safetensors")
+        self.assertEqual(policy_key("r", 2), "runs/r/policy/v000002.onnx")
+        self.assertEqual(hash_seed("1/update/0"), int.from_bytes(__import__("hashlib").sha256(b"1/update/0").digest()[:4], "big") & 0x7FFFFFFF)
+
+    def test_integrity_error_is_non_retryable_activity_error(self) -> None:
+        with tempfile.TemporaryDirectory() as root:
+            A.set_store(LocalArtifactStore(root))
+            ref = A.store().put("runs/r/checkpoints/v000000.safetensors", b"x")
+            with self.assertRaises(ApplicationError) as caught:
+                A.sync_weights({"runId": "r", "step": 0, "config": config(), "checkpoint": {"key": ref["key"], "sha256": "f" * 64, "version": 0, "step": 0}})
+            self.assertEqual((caught.exception.type, caught.exception.non_retryable), ("ArtifactIntegrityError", True))
+
+
+class SegmentsTest(unittest.TestCase):
+    def test_hand_example(self) -> None:
+        trajectories = [
+            trajectory(0, 0, 1.0, [turn([1, 2, 3], [4, 5]), turn([6], []), turn([7, 8], [9])]),
+            trajectory(0, 1, 0.0, [turn([1, 2], [3, 4, 5, 6])]),
+        ]
+        got = [(s.trajectory, s.turn, s.inputs, s.targets, s.action_start, s.action_length, s.row_offset) for s in build_segments(trajectories)]
+        self.assertEqual(got, [
+            (0, 0, [1, 2, 3, 4], [2, 3, 4, 5], 2, 2, 0),
+            (0, 2, [7, 8], [8, 9], 1, 1, 2),
+            (1, 0, [1, 2, 3, 4, 5], [2, 3, 4, 5, 6], 1, 4, 0),
+        ])
+        self.assertEqual(row_mask(trajectories), [[1, 1, 1, 0], [1, 1, 1, 1]])
+        self.assertEqual(row_mask([trajectory(0, 0, 0.0, [turn([1], [])])]), [[0]])
+        self.assertEqual(sample_rows(trajectories), [[-1, -1, -1, 0], [-1, -1, -1, -1]])
+
+
+@unittest.skipUnless(HAVE_MODEL, f"model {MODEL} not pulled")
+class ModelTest(unittest.TestCase):
+    """Score and update through the activity functions on SmolLM2-135M, in a throwaway store."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        configure()
+        cls.tmp = tempfile.TemporaryDirectory()
+        A.set_store(LocalArtifactStore(cls.tmp.name))
+        cls.store = A.store()
+        cls.config = config("ppo")
+        policy = build_policy(cls.config, with_critic=True)
+        init_adapter(policy, 5)
+        cls.v0 = save_checkpoint(cls.store, llm_checkpoint_key("r", 0), new_state(policy), 0, 0)
+        cls.policy_ref = {"version": 0, "key": policy_key("r", 0), "sha256": "0" * 64, "checkpoint": cls.v0}
+        cls.trajectories = [
+            trajectory(0, 0, 1.0, [turn([1, 9690, 198, 2683, 359, 253], [5356, 30, 2]), turn([1, 4093, 198, 504], [3575, 282])]),
+            trajectory(0, 1, 0.0, [turn([1, 9690, 198, 2683, 359, 253], [4649, 314, 2])]),
+        ]
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.tmp.cleanup()
+
+    def put_rollouts(self, trajectories: list[dict], name: str) -> tuple[list[dict], dict]:
+        shard = self.store.put(step_key("r", 0, f"rollouts/{name}.json"), json.dumps(trajectories).encode())
+        rewards = self.store.put_json(step_key("r", 0, f"rewards-{name}.json"), [{"group": t["group"], "sample": t["sample"], "reward": t["reward"], "success": t["success"]} for t in trajectories])
+        return [{"key": shard["key"], "sha256": shard["sha256"]}], rewards
+
+    def score(self, trajectories: list[dict], name: str) -> tuple[dict, dict, list[dict]]:
+        rollouts, rewards = self.put_rollouts(trajectories, name)
+        result = A.score_batch({"runId": "r", "step": 0, "config": self.config, "rollouts": rollouts, "rewards": rewards, "policy": self.policy_ref})
+        return result, self.store.get_json(result["scores"]), rollouts
+
+    def test_checkpoint_bytes_identical_for_identical_state(self) -> None:
+        state, meta = load_checkpoint(self.store, self.v0, self.config)
+        self.assertEqual(checkpoint_bytes(state, 0, 0), self.store.get(self.v0["key"]))
+        self.assertEqual((meta["version"], meta["step"], meta["model"], meta["lora"]["rank"]), (0, 0, MODEL, 2))
+        again = build_policy(self.config, with_critic=True)
+        init_adapter(again, 5)  # the same seed: the same adapter
+        self.assertEqual(checkpoint_bytes(new_state(again), 0, 0), self.store.get(self.v0["key"]))
+        self.assertEqual(read_metadata(checkpoint_bytes(new_state(again), 3, 4))["step"], 4)
+
+    def test_score_mismatch_is_zero_with_the_trainers_own_log_probs(self) -> None:
+        result, scores, _ = self.score(self.trajectories, "own")
+        self.assertEqual(result["mismatch"]["tokens"], 8)
+        self.assertGreater(result["mismatch"]["mean"], 0.1)  # the placeholder -1s
+        self.assertEqual(set(scores), {"oldLogProbs", "refLogProbs", "values", "entropy"})
+        self.assertEqual([len(r) for r in scores["oldLogProbs"]], [5, 5])
+        self.assertEqual(scores["oldLogProbs"][1][3:], [0.0, 0.0])
+        # v0's adapter is the identity (B = 0): the reference's log-probs are the policy's.
+        self.assertAlmostEqual(max(abs(a - b) for ra, rb in zip(scores["oldLogProbs"], scores["refLogProbs"]) for a, b in zip(ra, rb)), 0.0, places=5)
+        own = json.loads(json.dumps(self.trajectories))
+        for t, row in zip(own, scores["oldLogProbs"]):
+            offset = 0
+            for tr in t["turns"]:
+                tr["sampleLogProbs"] = row[offset : offset + len(tr["actionTokens"])]
+                offset += len(tr["actionTokens"])
+        again, _, _ = self.score(own, "own-again")
+        self.assertLess(again["mismatch"]["max"], 1e-5)
+
+    def test_group_estimators_score_informative_groups_only(self) -> None:
+        flat = self.trajectories + [trajectory(1, 0, 0.0, [turn([1, 2, 3], [4])]), trajectory(1, 1, 0.0, [turn([1, 2, 3], [5])])]
+        rollouts, rewards = self.put_rollouts(flat, "flat")
+        cfg = config("grpo", kl_mode="none")
+        result = A.score_batch({"runId": "r", "step": 0, "config": cfg, "rollouts": rollouts, "rewards": rewards, "policy": self.policy_ref})
+        scores = self.store.get_json(result["scores"])
+        self.assertEqual(scores["scored"], [0, 1])
+        self.assertNotIn("refLogProbs", scores)
+        self.assertEqual(scores["oldLogProbs"][2], [0.0] * 5)
+
+    def test_update_is_reproducible_and_trains_the_adapter(self) -> None:
+        _, scores, rollouts = self.score(self.trajectories, "update")
+        advantages = self.store.put_json(step_key("r", 0, "advantages.json"), {
+            "advantages": [[1.0] * 5, [-1.0, -1.0, -1.0, 0.0, 0.0]],
+            "returns": [[1.0] * 5, [0.0] * 5],
+            "keep": [0, 1], "flatGroups": 0, "meanKl": 0,
+        })
+        request = {"runId": "r", "step": 0, "config": self.config, "policy": self.policy_ref, "rollouts": rollouts,
+                   "scores": {"key": step_key("r", 0, "scores.json"), "sha256": self.store.put_json(step_key("r", 0, "scores.json"), scores)["sha256"]},
+                   "advantages": advantages, "learningRate": 1e-3, "klCoef": 0.05}
+        first = A.update_policy(request)
+        second = A.update_policy(request)  # a retry: starts from v0 again and writes the same bytes
+        self.assertEqual(first, second)
+        self.assertEqual((first["checkpoint"]["version"], first["checkpoint"]["step"]), (1, 1))
+        metrics = first["metrics"]
+        self.assertEqual((metrics["optimizerSteps"], metrics["trainedTokens"], metrics["backend"]), (4, 16, "torch-cpu"))
+        self.assertGreater(metrics["gradNorm"], 0)
+        self.assertGreater(metrics["valueLoss"], 0)
+        self.assertEqual(first["kl"], metrics["ppoKl"])
+        # A LoRA state lives in the worker's one cached adapter: copy v0's weights before loading v1 over them.
+        before = {n: p.detach().clone() for n, p in load_checkpoint(self.store, self.v0, self.config)[0].policy.trainable().items()}
+        v1, meta = load_checkpoint(self.store, first["checkpoint"], self.config)
+        self.assertEqual((meta["actorOptimizerStep"], meta["criticOptimizerStep"]), (4, 4))
+        after = v1.policy.trainable()
+        lora_b = [n for n in before if "lora_B" in n]
+        self.assertEqual(len(lora_b), 2 * 30)
+        self.assertTrue(all(float(before[n].abs().max()) == 0 for n in lora_b))
+        self.assertTrue(all(float(after[n].abs().max()) > 0 for n in lora_b))
+        self.assertGreater(float(v1.policy.value_head.weight.abs().max()), 0)
+        # The update raised the log-probs of the positive-advantage trajectory's tokens.
+        v1_ref = {**self.policy_ref, "version": 1, "checkpoint": {"key": first["checkpoint"]["key"], "sha256": first["checkpoint"]["sha256"]}}
+        rollouts, rewards = self.put_rollouts(self.trajectories, "after")
+        after_scores = self.store.get_json(A.score_batch({"runId": "r", "step": 1, "config": self.config, "rollouts": rollouts, "rewards": rewards, "policy": v1_ref})["scores"])
+        self.assertGreater(sum(after_scores["oldLogProbs"][0]), sum(scores["oldLogProbs"][0]))
+
+    @unittest.skipUnless(os.environ.get("RATCHET_TORCH_SLOW_TESTS") == "1", "set RATCHET_TORCH_SLOW_TESTS=1 to export ONNX")
+    def test_sync_exports_onnx_deterministically(self) -> None:
+        first = A.sync_weights({"runId": "r", "step": 0, "config": self.config, "checkpoint": {**self.v0, "version": 0, "step": 0}})
+        second = A.sync_weights({"runId": "r", "step": 0, "config": self.config, "checkpoint": {**self.v0, "version": 0, "step": 0}})
+        self.assertEqual(first, second)
+        self.assertEqual(first["key"], policy_key("r", 0))
+
+
+class ConfigErrorsTest(unittest.TestCase):
+    def test_builtin_policy_and_unknown_model_are_invalid_run_configs(self) -> None:
+        with tempfile.TemporaryDirectory() as root:
+            A.set_store(LocalArtifactStore(root))
+            builtin = {**config(), "agent": {**config()["agent"], "policy": {"kind": "builtin"}}}
+            missing = {**config(), "agent": {**config()["agent"], "policy": {**config()["agent"]["policy"], "model": "/nope/model.gguf"}}}
+            for cfg, pattern in ((builtin, "LLM policies only"), (missing, "unknown model")):
+                with self.assertRaisesRegex(ApplicationError, pattern) as caught:
+                    A.init_policy({"runId": "r", "config": cfg})
+                self.assertEqual((caught.exception.type, caught.exception.non_retryable), ("InvalidRunConfig", True))
+
+
+if __name__ == "__main__":
+    unittest.main()
