@@ -18,6 +18,7 @@ import { getWeights, parameterCount } from '../policy/model';
 import { exportOnnx } from '../policy/onnx-export';
 import { BaseModel, buildBaseModel } from '../trainer/base-model';
 import { evaluatePolicy } from '../trainer/evaluate';
+import { builtinRollout } from '../trainer/rollout';
 import { demonstrationWorlds } from '../trainer/phases';
 import { parseRunConfig, type RunConfig } from '../config/run-config';
 
@@ -127,7 +128,7 @@ async function playSplits(env: Environment, base: BaseModel, config: RunConfig) 
   for (const split of splits) {
     const all = env.tasks(split);
     const tasks = Number(opts.evalTasks) > 0 ? all.slice(0, Number(opts.evalTasks)) : all;
-    const outcome = await evaluatePolicy(env, policy, base.tokenizer, tasks, { mode: 'greedy', k: 1, sampling: config.agent.sampling, seed: config.seed, policyVersion: 0 });
+    const outcome = await evaluatePolicy(env, builtinRollout(policy, base.tokenizer), tasks, { mode: 'greedy', k: 1, sampling: config.agent.sampling, seed: config.seed, policyVersion: 0 });
     console.log(`${split}: ${JSON.stringify(outcome.metrics)}`);
     // Each episode as text (what the policy wrote, what came back), to read where a policy goes wrong.
     const transcripts = outcome.trajectories.map((t) => [`# ${t.taskId} success=${t.success}`, t.turns[0]?.context.split('\n')[0] ?? '', ...t.turns.map((turn) => `> ${turn.action.trimEnd()}\n${turn.observation}`)].join('\n'));

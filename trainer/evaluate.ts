@@ -7,9 +7,7 @@
 import { hashSeed } from '../common/random';
 import { passAtK } from '../rl/pass-at-k';
 import type { Environment, TaskInfo } from '../envs/types';
-import type { OrtPolicy } from '../policy/generate';
-import type { Tokenizer } from '../policy/tokenizer';
-import { rollout, SamplingOptions } from './rollout';
+import type { PolicyRollout, SamplingOptions } from './rollout';
 import type { Trajectory } from './trajectory';
 
 export interface EvaluationOptions {
@@ -27,13 +25,17 @@ export interface EvaluationOutcome {
   trajectories: Trajectory[];
 }
 
+/**
+ * Evaluate a policy of either kind: `play` runs the episodes (builtinRollout(policy, tokenizer) for the built-in
+ * transformer, llmRollout(policy, {shots}) of trainer/llm-rollout.ts for a chat LLM). `onProgress` is called every
+ * turn and every generation step (activities heartbeat there).
+ */
 export async function evaluatePolicy(
   env: Environment,
-  policy: OrtPolicy,
-  tokenizer: Tokenizer,
+  play: PolicyRollout,
   tasks: readonly TaskInfo[],
   opts: EvaluationOptions,
-  onTurn?: () => void,
+  onProgress?: () => void,
 ): Promise<EvaluationOutcome> {
   const k = Math.max(1, opts.k);
   const attempts = opts.mode === 'greedy' ? 1 : Math.max(k, opts.n ?? k);
@@ -41,7 +43,7 @@ export async function evaluatePolicy(
     Array.from({ length: attempts }, (_, sample) => ({ taskId: task.id, group, sample, seed: hashSeed(`${opts.seed}/eval/${task.id}/${sample}`) })),
   );
   const temperature = opts.mode === 'greedy' ? 0 : opts.sampling.temperature;
-  const trajectories = await rollout(env, policy, tokenizer, specs, { ...opts.sampling, temperature, policyVersion: opts.policyVersion, onTurn });
+  const trajectories = await play(env, specs, { ...opts.sampling, temperature, policyVersion: opts.policyVersion, onTurn: onProgress, onProgress });
   return { metrics: summariseEvaluation(tasks, trajectories, opts.mode === 'greedy' ? undefined : k), trajectories };
 }
 

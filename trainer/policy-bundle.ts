@@ -3,6 +3,7 @@
  * one sha256 describe everything a rollout worker needs) and publishes it as version v. Rollout workers load
  * exactly the version the workflow names, verified by hash, and keep recently used versions in memory.
  */
+import { VersionCache } from '../common/version-cache';
 import type { ArtifactRef, ArtifactStore } from '../common/artifacts';
 import { OrtPolicy } from '../policy/generate';
 import { getWeights, Model } from '../policy/model';
@@ -30,35 +31,23 @@ export async function openPolicyBundle(bytes: Uint8Array): Promise<LoadedPolicy>
   return { policy: await OrtPolicy.load(bytes), tokenizer: Tokenizer.fromJSON(JSON.parse(json) as TokenizerJSON) };
 }
 
-/** A small per-process cache of loaded versions, keyed by sha256 (a key is never trusted without its hash). */
+/** The loaded versions of the built-in policy (two: the one rolling out and the next, during a sync). */
 export class PolicyCache {
-  private readonly loaded = new Map<string, Promise<LoadedPolicy>>();
+  private readonly versions: VersionCache<LoadedPolicy>;
 
   constructor(
     private readonly store: ArtifactStore,
-    private readonly capacity = 2,
-  ) {}
+    capacity = 2,
+  ) {
+    this.versions = new VersionCache(capacity, (p) => p.policy.release());
+  }
 
   get(ref: { key: string; sha256: string }): Promise<LoadedPolicy> {
-    let entry = this.loaded.get(ref.sha256);
-    if (!entry) {
-      entry = this.store.get(ref.key, ref.sha256).then(openPolicyBundle);
-      entry.catch(() => this.loaded.delete(ref.sha256));
-      this.loaded.set(ref.sha256, entry);
-      while (this.loaded.size > this.capacity) void this.evict(this.loaded.keys().next().value!);
-    }
-    return entry;
+    return this.versions.get(ref.sha256, () => this.store.get(ref.key, ref.sha256).then(openPolicyBundle));
   }
 
   /** Release every loaded session (the cache stays usable). */
-  async clear(): Promise<void> {
-    await Promise.all([...this.loaded.keys()].map((sha256) => this.evict(sha256)));
-  }
-
-  /** Forget a version and release its session once it has loaded (a failed load has nothing to release). */
-  private evict(sha256: string): Promise<void> {
-    const entry = this.loaded.get(sha256)!;
-    this.loaded.delete(sha256);
-    return entry.then((p) => p.policy.release()).catch(() => undefined);
+  clear(): Promise<void> {
+    return this.versions.clear();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { hashSeed } from '../common/random';
 import type { Environment, Episode } from '../envs/types';
-import type { OrtPolicy } from '../policy/generate';
+import type { GenerateProgress, OrtPolicy } from '../policy/generate';
 import type { Tokenizer } from '../policy/tokenizer';
 import { promptTokens } from './prompt';
 import type { Trajectory, TurnRecord } from './trajectory';
@@ -31,7 +31,21 @@ export interface RolloutOptions extends SamplingOptions {
   policyVersion: number;
   /** Called after every batched turn (activities heartbeat here). */
   onTurn?: (turn: number, running: number) => void;
+  /**
+   * Called inside each turn's generation, after every prefill run and decode step (GenerateOptions.onProgress):
+   * activities heartbeat here too, as an LLM turn can outlast the heartbeat timeout.
+   */
+  onProgress?: (progress: GenerateProgress) => void;
 }
+
+/** Runs a batch of episodes with some policy: what evaluation needs of either policy kind. */
+export type PolicyRollout = (env: Environment, specs: RolloutSpec[], opts: RolloutOptions) => Promise<Trajectory[]>;
+
+/** The built-in policy as a PolicyRollout. */
+export const builtinRollout =
+  (policy: OrtPolicy, tokenizer: Tokenizer): PolicyRollout =>
+  (env, specs, opts) =>
+    rollout(env, policy, tokenizer, specs, opts);
 
 export async function rollout(
   env: Environment,
@@ -53,7 +67,7 @@ export async function rollout(
     const seed = hashSeed(`${specs.map((s) => s.seed).join(',')}/${turn}`);
     const generations = await policy.generate(
       prompts,
-      { temperature: opts.temperature, topP: opts.topP, maxTokens: opts.maxActionTokens, stopStrings: [...env.actionStops], seed },
+      { temperature: opts.temperature, topP: opts.topP, maxTokens: opts.maxActionTokens, stopStrings: [...env.actionStops], seed, onProgress: opts.onProgress },
       tokenizer,
     );
     running.forEach((i, k) => {
@@ -73,17 +87,20 @@ export async function rollout(
     opts.onTurn?.(turn, running.length);
   }
 
-  return specs.map((spec, i) => {
-    const score = episodes[i].score();
-    return {
-      ...spec,
-      policyVersion: opts.policyVersion,
-      turns: turns[i],
-      reward: score.reward,
-      success: score.success,
-      finishReason: episodes[i].finishReason,
-      envErrors: turns[i].filter((t) => t.error).length,
-      metrics: score.metrics,
-    };
-  });
+  return specs.map((spec, i) => playedTrajectory(spec, episodes[i], turns[i], opts.policyVersion));
+}
+
+/** An episode played to its end as a Trajectory: its turns, and the verifier's score of the final state. */
+export function playedTrajectory(spec: RolloutSpec, episode: Episode, turns: TurnRecord[], policyVersion: number, extraMetrics: Record<string, number> = {}): Trajectory {
+  const score = episode.score();
+  return {
+    ...spec,
+    policyVersion,
+    turns,
+    reward: score.reward,
+    success: score.success,
+    finishReason: episode.finishReason,
+    envErrors: turns.filter((t) => t.error).length,
+    metrics: { ...score.metrics, ...extraMetrics },
+  };
 }
