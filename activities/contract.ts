@@ -86,9 +86,19 @@ export interface ScoreBatchInput extends StepInput {
   policy: PolicyRef;
 }
 
+/** How far the rollout engine's log-probs of the sampled tokens are from the trainer's (verl's rollout-probs diff). */
+export interface LogProbMismatch {
+  /** Mean and max |log π_rollout − log π_trainer| in nats over the scored action tokens. */
+  mean: number;
+  max: number;
+  tokens: number;
+}
+
 export interface ScoreBatchResult {
   scores: ArtifactRef;
   entropy: number;
+  /** LLM policies: the rollout engine against the trainer, same weights (the proof that weight sync arrived). */
+  mismatch?: LogProbMismatch;
 }
 
 export interface ComputeAdvantagesInput extends StepInput {
@@ -157,6 +167,8 @@ export interface StepMetrics {
   informativeGroups: number;
   /** The update's own metrics (text agents), flattened into the step row's metrics. */
   update?: UpdateMetrics;
+  /** LLM policies: scoreBatch's rollout-vs-trainer log-prob mismatch. */
+  logProbMismatch?: LogProbMismatch;
   /** Workflow-clock milliseconds from selectTasks to syncWeights. */
   wallMs: number;
   /** Workflow-clock milliseconds per phase (selectTasks ... syncWeights), scheduling and queueing included. */

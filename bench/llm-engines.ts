@@ -3,7 +3,9 @@
  *
  * - llama.cpp through node-llama-cpp 3.21.1 on the Q4_1 GGUF (not a project dependency: install it for the run
  *   with `npm i --no-save -E node-llama-cpp@3.21.1`; skipped with a note when absent);
- * - onnxruntime-node on an fp32 ONNX export of the dequantized model made by torch (ratchet_torch.bench_engines).
+ * - onnxruntime-node through the pipeline's own engine, OrtLlmEngine (policy/llm/ort-engine.ts: generateBatch's
+ *   prefill a few rows per run, then one decode step per token), on the fp32 ONNX export of the dequantized model
+ *   made by torch (ratchet_torch.bench_engines, cached by bench/llm-graph.ts).
  *
  * Prefill and decode tokens/s at batch 1 and 8 on THREADS threads, and the per-token log-prob mismatch of each
  * against transformers fp32 (the trainer's numerics) on chat prompts from both environments, teacher-forcing the
@@ -12,17 +14,20 @@
  *
  *   npm run bench:llm-engines [-- --threads 2 --prefill 512 --decode 32 --skip-llama-cpp --skip-onnx]
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { createAppsEnvironment } from '../envs/apps';
 import { createDeepSearchEnvironment } from '../envs/deepsearch';
 import type { Environment } from '../envs/types';
 import { dataDir, REPO_ROOT } from '../infra/paths';
 import { runWorkerModule } from '../infra/python';
+import type { GenerateProgress } from '../policy/generate';
+import { llmModelFacts } from '../policy/llm/llm-policy';
 import { resolveModelRef } from '../policy/llm/models';
+import { OrtLlmEngine } from '../policy/llm/ort-engine';
 import { pullModel } from '../policy/llm/pull';
 import { loadLlmTokenizer, type LlmTokenizer } from '../policy/llm/tokenizer';
+import { cachedLlmGraph } from './llm-graph';
 
 const NAME = 'smollm2-135m-instruct';
 
@@ -81,14 +86,6 @@ function sequences(tok: LlmTokenizer, count: number): Sequence[] {
   return out;
 }
 
-function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number, token: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
-  return logits[offset + token] - max - Math.log(sum);
-}
-
 function mismatch(engine: string, got: number[][], reference: number[][]): MismatchRow {
   let sum = 0;
   let max = 0;
@@ -127,78 +124,32 @@ function promptOf(base: readonly number[], length: number): number[] {
   return out;
 }
 
-// ---------- onnxruntime-node ----------
+// ---------- onnxruntime-node: the pipeline's own engine ----------
 
-class OrtEngine {
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    private readonly layers: number,
-    private readonly kvHeads: number,
-    private readonly headDim: number,
-    readonly vocab: number,
-  ) {}
+/** Engine speed only: no text is needed, so decoding token IDs to text stays out of the decode timing. */
+const NO_TEXT = { decode: () => '' };
 
-  static async load(path: string, meta: { layers: number; kvHeads: number; headDim: number; vocab: number }): Promise<OrtEngine> {
-    // No spinning: a spinning thread pool loses badly when the cores are shared (CI, other workers).
-    const session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: THREADS,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
-    return new OrtEngine(session, meta.layers, meta.kvHeads, meta.headDim, meta.vocab);
-  }
-
-  /** One forward over `ids` ([batch][new]) after `past` (null = empty); returns logits and the new cache. */
-  async forward(ids: number[][], past: ort.Tensor[] | null, pastLength: number): Promise<{ logits: Float32Array; present: ort.Tensor[] }> {
-    const batch = ids.length;
-    const n = ids[0].length;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [batch, n]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * (pastLength + n)).fill(1n), [batch, pastLength + n]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: batch * n }, (_, i) => BigInt(pastLength + (i % n))), [batch, n]),
-    };
-    for (let l = 0; l < this.layers; l++) {
-      for (const [j, kv] of ['key', 'value'].entries()) {
-        feeds[`past.${l}.${kv}`] = past ? past[2 * l + j] : new ort.Tensor('float32', new Float32Array(0), [batch, this.kvHeads, 0, this.headDim]);
-      }
-    }
-    const out = await this.session.run(feeds);
-    const present: ort.Tensor[] = [];
-    for (let l = 0; l < this.layers; l++) present.push(out[`present.${l}.key`], out[`present.${l}.value`]);
-    return { logits: out.logits.data as Float32Array, present };
-  }
-
-  async logprobs(seq: Sequence): Promise<number[]> {
-    const ids = [...seq.prompt, ...seq.continuation];
-    const { logits } = await this.forward([ids], null, 0);
-    return seq.continuation.map((token, j) => logSoftmaxAt(logits, (seq.prompt.length - 1 + j) * this.vocab, this.vocab, token));
-  }
-
-  async speed(base: number[], batch: number): Promise<SpeedRow> {
-    const prompt = promptOf(base, PREFILL);
-    let start = process.hrtime.bigint();
-    let { logits, present } = await this.forward(Array.from({ length: batch }, () => prompt), null, 0);
-    const prefill = seconds(start);
-    let length = PREFILL;
-    const argmaxLast = (lg: Float32Array, rows: number, perRow: number) =>
-      Array.from({ length: rows }, (_, b) => {
-        const off = (b * perRow + perRow - 1) * this.vocab;
-        let best = 0;
-        for (let i = 1; i < this.vocab; i++) if (lg[off + i] > lg[off + best]) best = i;
-        return [best];
-      });
-    let next = argmaxLast(logits, batch, PREFILL);
-    start = process.hrtime.bigint();
-    for (let s = 0; s < DECODE; s++) {
-      ({ logits, present } = await this.forward(next, present, length));
-      length++;
-      next = argmaxLast(logits, batch, 1);
-    }
-    const decode = seconds(start);
-    return { engine: 'onnxruntime-node fp32', batch, prefillTokensPerSecond: (batch * PREFILL) / prefill, decodeTokensPerSecond: (batch * DECODE) / decode };
-  }
+/**
+ * OrtLlmEngine.generate (policy/llm/ort-engine.ts, what rollouts run: prefill a few rows per run, then one decode
+ * step per token), greedy with no stop, prefill and decode timed apart by its progress events.
+ */
+async function ortSpeed(engine: OrtLlmEngine, base: number[], batch: number): Promise<SpeedRow> {
+  const prompt = promptOf(base, PREFILL);
+  let prefillEnd = 0n;
+  let decodeTokens = 0;
+  const onProgress = (p: GenerateProgress) => {
+    if (p.stage === 'prefill') prefillEnd = process.hrtime.bigint();
+    else decodeTokens += p.running;
+  };
+  const start = process.hrtime.bigint();
+  await engine.generate(
+    Array.from({ length: batch }, () => prompt),
+    { temperature: 0, topP: 1, maxTokens: DECODE + 1, seed: 0, stopTokens: [], onProgress },
+    NO_TEXT,
+  );
+  const prefill = Number(prefillEnd - start) / 1e9;
+  const decode = seconds(prefillEnd);
+  return { engine: 'onnxruntime-node fp32', batch, prefillTokensPerSecond: (batch * PREFILL) / prefill, decodeTokensPerSecond: decodeTokens / decode };
 }
 
 // ---------- llama.cpp (node-llama-cpp) ----------
@@ -292,26 +243,23 @@ async function main(): Promise<void> {
   const extra: Record<string, unknown> = { transformersForwardTokensPerSecond: reference.forwardTokensPerSecond };
 
   if (!process.argv.includes('--skip-onnx')) {
-    const dir = join(dataDir(), 'bench', 'llm-engines');
-    const onnxPath = join(dir, 'smollm2-135m-fp32.onnx');
-    const metaPath = `${onnxPath}.json`;
-    if (!existsSync(onnxPath) || !existsSync(metaPath)) {
-      mkdirSync(dir, { recursive: true });
-      const meta = runWorkerModule('ratchet_torch.bench_engines', ['export-onnx', '--gguf', pulled.path, '--out', onnxPath], { purpose: 'bench:llm-engines ONNX export' });
-      writeFileSync(metaPath, meta.trim().split('\n').pop()!);
-    }
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-    extra.onnx = meta;
+    const graph = cachedLlmGraph(NAME, pulled.path, 'bench:llm-engines');
+    const facts = llmModelFacts(model);
     const start = process.hrtime.bigint();
-    const engine = await OrtEngine.load(onnxPath, meta);
+    const engine = await OrtLlmEngine.load(graph, { contextLength: facts.contextLength, attentionHeads: facts.attentionHeads, intraOpNumThreads: THREADS });
     extra.onnxLoadSeconds = seconds(start);
-    const lps: number[][] = [];
-    for (const seq of seqs) lps.push(await engine.logprobs(seq));
-    mismatches.push(mismatch('onnxruntime-node fp32', lps, reference.logprobs));
-    console.log(JSON.stringify(mismatches.at(-1)));
-    for (const batch of BATCHES) {
-      speed.push(best(await repeat(() => engine.speed(base, batch))));
-      console.log(JSON.stringify(speed.at(-1)));
+    extra.onnx = { path: graph, bytes: statSync(graph).size, layers: engine.layers, kvHeads: engine.kvHeads, headDim: engine.headDim, vocab: engine.vocabSize };
+    try {
+      const lps: number[][] = [];
+      for (const seq of seqs) lps.push(await engine.logProbs(seq.prompt, seq.continuation));
+      mismatches.push(mismatch('onnxruntime-node fp32', lps, reference.logprobs));
+      console.log(JSON.stringify(mismatches.at(-1)));
+      for (const batch of BATCHES) {
+        speed.push(best(await repeat(() => ortSpeed(engine, base, batch))));
+        console.log(JSON.stringify(speed.at(-1)));
+      }
+    } finally {
+      await engine.release();
     }
   }
   if (!process.argv.includes('--skip-llama-cpp')) {

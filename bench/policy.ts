@@ -2,7 +2,11 @@
  * Policy benchmark (`npm run bench:policy`): the default model's size, onnxruntime generation tokens/s at batch
  * 1, 8 and 32, tfjs training tokens/s, and achieved FLOP/s as a share of a matmul peak measured in this run
  * (tfjs matMul for training, a one-node ONNX MatMul for generation), plus SFT on the synthetic copy-and-lookup
- * task to a held-out token accuracy. Set BENCH_QUICK=1 for a short smoke run.
+ * task to a held-out token accuracy. Then the LLM policy (bench/policy-llm.ts: SmolLM2-135M rollout prefill and
+ * decode tokens/s, the torch trainer's tokens/s and its share of a torch matmul peak) when the Python venv and the
+ * model are there. Set BENCH_QUICK=1 for a short smoke run.
+ *
+ *   npm run bench:policy [-- --llm (the LLM section only) | --no-llm]
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +18,7 @@ import { DataType, encodeOnnxModel, exportOnnx, GraphBuilder, valueInfo } from '
 import { AdamW, optimizerStep } from '../policy/optim';
 import { evaluateSft, sftTrain } from '../policy/sft';
 import { copyLookupExamples, copyLookupVocabSize } from '../policy/synthetic';
+import { llmBench } from './policy-llm';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ORT_THREADS = Number(process.env.BENCH_ORT_THREADS ?? 1);
@@ -47,12 +52,16 @@ function tfjsMatmulPeak(n: number, reps: number): number {
   return (2 * n ** 3 * reps) / s;
 }
 
-async function ortMatmulPeak(n: number, reps: number): Promise<number> {
+async function ortMatmulPeak(n: number, reps: number, threads = ORT_THREADS): Promise<number> {
   const g = new GraphBuilder();
   const w = g.floats('w', [n, n], Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)));
   g.op('MatMul', ['x', w], [], ['y']);
   const bytes = encodeOnnxModel(g, 'matmul', [valueInfo('x', DataType.FLOAT, [n, n])], [valueInfo('y', DataType.FLOAT, [n, n])]);
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: ORT_THREADS, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
   const x = new ort.Tensor('float32', Float32Array.from({ length: n * n }, (_, i) => Math.cos(i)), [n, n]);
   await session.run({ x });
   const start = performance.now();
@@ -63,6 +72,11 @@ async function ortMatmulPeak(n: number, reps: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  if (!process.argv.includes('--llm')) await builtinBench();
+  if (!process.argv.includes('--no-llm')) await llmBench({ quick: QUICK, ortMatmulPeak });
+}
+
+async function builtinBench(): Promise<void> {
   const backend = await initBackend();
   const config = DEFAULT_MODEL_CONFIG;
   console.log(`default model: ${JSON.stringify(config)}`);

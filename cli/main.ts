@@ -36,9 +36,10 @@ program
 program
   .command('workers')
   .description('start the control, cpu and gpu workers in the background')
-  .action(async () => {
+  .option('--torch', 'also the Python worker that trains LLM policies (agent.policy.kind "llm"; needs `npm run setup:python`)')
+  .action(async (opts: { torch?: boolean }) => {
     const stack = await up();
-    startWorkers({ ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, DATABASE_URL: stack.databaseUrl });
+    startWorkers({ ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, DATABASE_URL: stack.databaseUrl }, console.log, { torch: opts.torch });
   });
 
 program

@@ -1,10 +1,11 @@
 /** `ratchet start <config.json>`: validate the config here (clear error, nothing started), then start the run. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { SingleBar } from 'cli-progress';
 import type { Database } from '../db/client';
 import { deleteRun, runFootprint } from '../db/queries';
 import { parseRunConfig, type RunConfig } from '../config/run-config';
+import { resolveModelRef } from '../policy/llm/models';
 import * as sa from '../workflows/search-attributes';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
 
@@ -20,10 +21,28 @@ export function loadRunConfig(file: string, overrides: Record<string, unknown> =
   } catch (err) {
     throw new Error(`cannot read run config ${file}: ${(err as Error).message}`);
   }
+  let config: RunConfig;
   try {
-    return { raw, config: parseRunConfig(raw) };
+    config = parseRunConfig(raw);
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  requireLlmModel(config, file);
+  return { raw, config };
+}
+
+/** An llm run's model must be on this machine before anything starts (the workers read it from the same disk). */
+function requireLlmModel(config: RunConfig, file: string): void {
+  if (config.agent.policy.kind !== 'llm') return;
+  const { model } = config.agent.policy;
+  let resolved;
+  try {
+    resolved = resolveModelRef(model);
+  } catch (err) {
+    throw new Error(`${file}: agent.policy.model: ${(err as Error).message}`);
+  }
+  if (resolved.kind === 'registered' && !existsSync(resolved.path)) {
+    throw new Error(`${file}: agent.policy.model ${model} is not pulled: run \`npm run ratchet -- models pull ${model}\``);
   }
 }
 

@@ -15,6 +15,8 @@ export const artifactKeys = {
   rolloutShard: (runId: string, step: number, shard: number) => stepKey(runId, step, `rollouts/shard-${String(shard).padStart(3, '0')}.json`),
   /** Text agents: trainer state (weights + optimizer) of policy version v. */
   checkpoint: (runId: string, version: number) => `runs/${runId}/checkpoints/v${pad(version)}.ckpt`,
+  /** LLM policies: adapter (or full weights) + optimizer state of version v, written by the Python worker (workers/torch). */
+  llmCheckpoint: (runId: string, version: number) => `runs/${runId}/checkpoints/v${pad(version)}.safetensors`,
   /** Text agents: the ONNX export the rollout workers load for version v. */
   policy: (runId: string, version: number) => `runs/${runId}/policy/v${pad(version)}.onnx`,
   /** The bandit's JSON policy and checkpoint of version v. */

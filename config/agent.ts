@@ -150,6 +150,34 @@ export const BaseModelSchema = z.strictObject({
     .optional(),
 });
 
+/** LoRA adapters on a pretrained LLM (peft's LoraConfig); the update trains only these. */
+export const LoraSchema = z.strictObject({
+  rank: z.int().min(1).max(1024).default(16),
+  alpha: z.number().positive().max(4096).default(32),
+  dropout: z.number().min(0).max(0.9).default(0),
+  /** Linear layers that get an adapter (llama names): all of them by default, as QLoRA found best. */
+  targetModules: z.array(z.string().regex(/^[A-Za-z0-9_.]+$/)).min(1).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
+});
+
+/** The from-scratch transformer of policy/model.ts (the `model` settings), trained in TypeScript. */
+const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });
+
+/**
+ * A pretrained chat LLM (llama architecture), trained by the Python worker on the torch task queue
+ * (workers/torch) and rolled out through its chat template on the cpu pool.
+ */
+export const LlmPolicySchema = z.strictObject({
+  kind: z.literal('llm'),
+  /** A registered name (`ratchet models list`), a .gguf file, or a Hugging Face model directory. */
+  model: z.string().min(1),
+  /** LoRA settings; `null` fine-tunes every weight (and stores them all in each checkpoint). */
+  lora: LoraSchema.nullable().prefault({}),
+  /** Solved examples of the scripted expert shown before the task (policy/llm/chat-episode.ts). */
+  shots: z.int().min(0).max(8).default(0),
+});
+
+export const PolicySchema = z.discriminatedUnion('kind', [BuiltinPolicySchema, LlmPolicySchema]).prefault({ kind: 'builtin' });
+
 export const STEP_CREDITS = ['none', 'salt', 'gigpo'] as const;
 export type StepCredit = (typeof STEP_CREDITS)[number];
 
@@ -177,6 +205,9 @@ export const AgentTrainingInputSchema = z
      */
     saltStates: z.enum(['observation', 'history']).default('observation'),
     gigpo: GigpoSchema.prefault({}),
+    /** Which policy: the built-in transformer (default) or a pretrained LLM. */
+    policy: PolicySchema,
+    /** The built-in policy's size (kind "builtin" only). */
     model: ModelSizeSchema.prefault({}),
     sampling: SamplingSchema.prefault({}),
     ppo: PpoSchema.prefault({}),

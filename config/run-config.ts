@@ -12,7 +12,8 @@ import { defaultsFor } from './defaults';
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
 
-export const DEFAULT_TASK_QUEUES = { control: 'ratchet-control', cpu: 'ratchet-cpu', gpu: 'ratchet-gpu' } as const;
+/** `torch`: the Python worker (workers/torch) that trains LLM policies; an `llm` run's gpu queue by default. */
+export const DEFAULT_TASK_QUEUES = { control: 'ratchet-control', cpu: 'ratchet-cpu', gpu: 'ratchet-gpu', torch: 'ratchet-torch' } as const;
 
 /** A Temporal duration string such as `500ms`, `30s`, `2m`, `1h`. */
 const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration like "500ms", "30s", "2m" or "1h"');
@@ -102,7 +103,8 @@ export const RunConfigSchema = z
       .strictObject({
         control: z.string().min(1).default(DEFAULT_TASK_QUEUES.control),
         cpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.cpu),
-        gpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.gpu),
+        /** By policy kind: `ratchet-gpu` (TypeScript worker) for builtin, `ratchet-torch` (Python worker) for llm. */
+        gpu: z.string().min(1).optional(),
       })
       .prefault({}),
     /** Activity timeouts and retry pacing; tests shorten them. */
@@ -146,6 +148,12 @@ export const RunConfigSchema = z
         message: `must be at most bandit.tasks (${config.bandit.tasks})`,
       });
     }
+    if (config.env === 'bandit' && config.agent.policy.kind !== 'builtin') {
+      ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'kind'], message: 'the bandit has no text agent; an llm policy needs env apps or deepsearch' });
+    }
+    if (config.agent.policy.kind === 'llm' && config.agent.base.checkpoint) {
+      ctx.addIssue({ code: 'custom', path: ['agent', 'base', 'checkpoint'], message: 'a built-in policy checkpoint cannot start an llm policy; the llm starts from agent.policy.model' });
+    }
     if (config.rolloutShards > config.tasksPerStep) {
       ctx.addIssue({ code: 'custom', path: ['rolloutShards'], message: `must be at most tasksPerStep (${config.tasksPerStep})` });
     }
@@ -169,9 +177,11 @@ export const RunConfigSchema = z
   .transform((config) => {
     const prefix = config.env === 'deepsearch' ? `${config.deepsearch.family}/` : '';
     const defaults = defaultsFor(config.env, config.algorithm);
-    const { evaluation } = config;
+    const { evaluation, taskQueues } = config;
+    const gpu = taskQueues.gpu ?? (config.agent.policy.kind === 'llm' ? DEFAULT_TASK_QUEUES.torch : DEFAULT_TASK_QUEUES.gpu);
     return {
       ...config,
+      taskQueues: { ...taskQueues, gpu },
       split: config.split ?? `${prefix}train`,
       learningRate: config.learningRate ?? defaults.learningRate,
       agent: resolveAgentTraining(config.agent, defaults),

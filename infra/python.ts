@@ -184,7 +184,9 @@ export function requireVenv(purpose: string, venv = venvDir()): string {
 /** Environment for the venv's interpreter: `workers/torch` on PYTHONPATH (the `ratchet_torch` package), quiet pip. */
 export function workerPythonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const path = [PYTHON_PROJECT_DIR, env.PYTHONPATH].filter(Boolean).join(delimiter);
-  return { ...env, PYTHONPATH: path, PYTHONUNBUFFERED: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  // Idle OpenMP threads sleep instead of spinning: on shared cores a spinning pool ran the LoRA update at 7% of the
+  // matmul peak, a sleeping one at 47% (bench/NOTES-llm.md). Numerics do not change.
+  return { ...env, PYTHONPATH: path, PYTHONUNBUFFERED: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', OMP_WAIT_POLICY: env.OMP_WAIT_POLICY || 'PASSIVE' };
 }
 
 /**

@@ -54,7 +54,7 @@ export async function up(log: (line: string) => void = console.log): Promise<Sta
 
 /** Stop what `up` started (workers started by `ratchet workers`/`demo` included). */
 export async function down(log: (line: string) => void = console.log): Promise<void> {
-  for (const name of ['worker-control', 'worker-cpu', 'worker-gpu', 'pglite', 'temporal']) {
+  for (const name of ['worker-control', 'worker-cpu', 'worker-gpu', 'worker-torch', 'pglite', 'temporal']) {
     if (await stopByPidFile(pidFile(name))) log(`stopped ${name}`);
   }
 }

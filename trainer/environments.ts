@@ -16,7 +16,12 @@ export function textEnvironment(name: TextEnvName, options: TextEnvOptions = {})
   const key = `${name}/${JSON.stringify(options[name] ?? {})}`;
   let env = cache.get(key);
   if (!env) {
-    env = name === 'apps' ? createAppsEnvironment(options.apps) : createDeepSearchEnvironment(options.deepsearch);
+    try {
+      env = name === 'apps' ? createAppsEnvironment(options.apps) : createDeepSearchEnvironment(options.deepsearch);
+    } catch (err) {
+      // Building a world from its settings is deterministic: the same settings fail again, so a retry cannot help.
+      throw Object.assign(new Error(`cannot build the ${name} environment from the run config's ${name} section: ${(err as Error).message}`), { name: 'InvalidRunConfig' });
+    }
     cache.set(key, env);
   }
   return env;

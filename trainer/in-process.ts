@@ -44,6 +44,9 @@ export async function trainInProcess(
   store: ArtifactStore,
   opts: { onStep?: (step: InProcessStep) => void; log?: (line: string) => void } = {},
 ): Promise<InProcessResult> {
+  if (config.agent.policy.kind !== 'builtin') {
+    throw new Error('the in-process trainer trains the built-in policy; an llm policy trains through Temporal with the torch worker (`ratchet workers --torch`)');
+  }
   const ctx: PhaseContext = {
     store,
     policies: new PolicyCache(store),

@@ -30,7 +30,9 @@ import { buildBaseModel } from './base-model';
 import { textEnvironment, TextEnvName } from './environments';
 import { evaluatePolicy } from './evaluate';
 import { PolicyCache, publishPolicy } from './policy-bundle';
-import { rollout } from './rollout';
+import { builtinRollout, type PolicyRollout } from './rollout';
+import { llmRollout } from './llm-rollout';
+import { LlmPolicyCache } from '../policy/llm/llm-policy';
 import { Scores, scoreTrajectories } from './score';
 import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
 import { ppoUpdate } from './update';
@@ -50,6 +52,8 @@ export interface PhaseContext {
   store: ArtifactStore;
   /** Loaded ONNX policies by hash (rollout side). */
   policies: PolicyCache;
+  /** Loaded LLM policy versions by hash (rollout side of `agent.policy.kind: llm`), made on first use. */
+  llmPolicies?: LlmPolicyCache;
   /** Trainer states by checkpoint hash (update side): the last one stays in memory between steps. */
   states: Map<string, Promise<AgentState>>;
   /** Called often during long work (activities heartbeat and notice cancellation here). */
@@ -108,6 +112,18 @@ function cacheState(ctx: PhaseContext, sha: string, state: AgentState): void {
 export async function releaseContext(ctx: PhaseContext): Promise<void> {
   retainStates(ctx, []);
   await ctx.policies.clear();
+  await ctx.llmPolicies?.clear();
+}
+
+/** The published version `ref` as a player of episodes: the built-in ONNX policy, or a chat LLM through its template. */
+async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string }): Promise<PolicyRollout> {
+  const { policy: kind } = config.agent;
+  if (kind.kind === 'llm') {
+    ctx.llmPolicies ??= new LlmPolicyCache(ctx.store);
+    return llmRollout(await ctx.llmPolicies.get(ref, kind.model), { shots: kind.shots });
+  }
+  const { policy, tokenizer } = await ctx.policies.get(ref);
+  return builtinRollout(policy, tokenizer);
 }
 
 /** Version 0: the base policy (given, or built by SFT on expert demonstrations), checkpointed and published. */
@@ -190,7 +206,7 @@ export async function rolloutPhase(
   input: { runId: string; step: number; config: RunConfig; shard: number; taskIds: string[]; firstGroup: number; policy: { version: number; key: string; sha256: string } },
 ): Promise<{ rollouts: ArtifactRef; trajectories: number }> {
   const { runId, step, config, shard } = input;
-  const { policy, tokenizer } = await ctx.policies.get(input.policy);
+  const play = await playerFor(ctx, config, input.policy);
   const specs = input.taskIds.flatMap((taskId, offset) =>
     Array.from({ length: config.groupSize }, (_, sample) => ({
       taskId,
@@ -199,10 +215,11 @@ export async function rolloutPhase(
       seed: hashSeed(`${config.seed}/rollout/${step}/${taskId}/${sample}`),
     })),
   );
-  const trajectories = await rollout(envOf(config), policy, tokenizer, specs, {
+  const trajectories = await play(envOf(config), specs, {
     ...config.agent.sampling,
     policyVersion: input.policy.version,
     onTurn: (turn, running) => ctx.heartbeat?.({ shard, turn, running }),
+    onProgress: (progress) => ctx.heartbeat?.({ shard, ...progress }),
   });
   const ref = await ctx.store.put(keys.rolloutShard(runId, step, shard), encodeTrajectories(trajectories));
   return { rollouts: { key: ref.key, sha256: ref.sha256 }, trajectories: trajectories.length };
@@ -372,7 +389,7 @@ export interface TrajectoryRecord {
 /** What recordStep writes: a row per trajectory, and the step's metrics with what only the rows can tell. */
 export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
   const { step, policyVersion } = input;
-  const { update, ...metrics } = input.metrics;
+  const { update, logProbMismatch, ...metrics } = input.metrics;
   const rows = await getJson<RewardRow[]>(ctx.store, input.rewards);
   const trajectories: TrajectoryRecord[] = rows.map((r) => ({
     step,
@@ -396,6 +413,7 @@ export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
     metrics: {
       ...metrics,
       ...update,
+      ...(logProbMismatch ? { logProbMismatch: logProbMismatch.mean, logProbMismatchMax: logProbMismatch.max, logProbMismatchTokens: logProbMismatch.tokens } : {}),
       meanTurns: rows.reduce((n, r) => n + r.turns, 0) / Math.max(1, rows.length),
       meanTokens: tokens / Math.max(1, rows.length),
       rolloutTokensPerSecond: metrics.wallMs > 0 ? tokens / (metrics.wallMs / 1000) : 0,
@@ -410,11 +428,9 @@ export async function evaluatePhase(
   const env = envOf(input.config);
   const all = env.tasks(input.split);
   const tasks = input.tasks > 0 ? all.slice(0, input.tasks) : all;
-  const { policy, tokenizer } = await ctx.policies.get(input.policy);
   const outcome = await evaluatePolicy(
     env,
-    policy,
-    tokenizer,
+    await playerFor(ctx, input.config, input.policy),
     tasks,
     {
       mode: input.mode,

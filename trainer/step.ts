@@ -74,6 +74,7 @@ export async function runStep(
     refillRounds: batch.rounds - 1,
     informativeGroups: rewards.informativeGroups,
     ...(update.metrics ? { update: update.metrics } : {}),
+    ...(scores.mismatch ? { logProbMismatch: scores.mismatch } : {}),
     wallMs: Date.now() - startedAt,
     phaseMs,
   };

@@ -3,6 +3,7 @@
  * heartbeats, and write the Postgres rows. Every write is keyed (run, step, group, sample / version), so a
  * retried activity rewrites the same artifacts and rows.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { trajectoryOutcomes, upsertCheckpoint, upsertStep, upsertTasks, upsertTrajectories } from '../../db/queries';
 import { checkpoints } from '../../db/schema';
@@ -26,6 +27,17 @@ import type { ArtifactRef, EnvStepActivities } from '../contract';
 import { artifactKeys } from '../../common/artifact-keys';
 import { putJson } from '../../common/artifacts';
 import { type ActivityDeps, heartbeat, stepRow } from '../deps';
+import type { RunConfig } from '../../config/run-config';
+
+/** The gpu activities here train the built-in policy; an llm policy's gpu queue is the Python worker's. */
+function requireBuiltinPolicy(config: RunConfig): void {
+  if (config.agent.policy.kind === 'builtin') return;
+  throw ApplicationFailure.nonRetryable(
+    `agent.policy.kind "${config.agent.policy.kind}" trains on the Python torch worker, not this TypeScript gpu worker: ` +
+      `point taskQueues.gpu at the torch worker's queue (default "ratchet-torch") and start it with \`npm run ratchet -- workers --torch\``,
+    'InvalidRunConfig',
+  );
+}
 
 export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
   const ctx: PhaseContext = { store: deps.store, policies: new PolicyCache(deps.store), states: new Map(), heartbeat };
@@ -39,6 +51,7 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
 
   return {
     async initPolicy({ runId, config }) {
+      requireBuiltinPolicy(config);
       const policy = await initPolicyPhase(ctx, runId, config);
       await upsertCheckpoint(deps.db, { runId, version: 0, step: 0, artifactKey: policy.checkpoint.key, sha256: policy.checkpoint.sha256 });
       if (policy.sft) await putJson(deps.store, artifactKeys.baseSft(runId), policy.sft);
@@ -64,24 +77,30 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     },
 
     async scoreBatch({ runId, step, config, rollouts, rewards, policy }) {
+      requireBuiltinPolicy(config);
       return scorePhase(ctx, { runId, step, config, rollouts, rewards, policy: publishedPolicy(policy), reference: await referenceOf(runId) });
     },
 
     computeAdvantages: (input) => advantagesPhase(ctx, input),
 
     async updatePolicy(input) {
+      requireBuiltinPolicy(input.config);
       const result = await updatePhase(ctx, { ...input, policy: publishedPolicy(input.policy), reference: await referenceOf(input.runId) });
       const { checkpoint } = result;
       await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
       return result;
     },
 
-    async syncWeights({ runId, checkpoint }) {
+    async syncWeights({ runId, config, checkpoint }) {
+      requireBuiltinPolicy(config);
       return syncPhase(ctx, runId, checkpoint);
     },
 
     async recordStep(input) {
       const { trajectories, tokens, metrics } = await recordPhase(ctx, input);
+      // The Python worker that trains an llm policy writes artifacts only; its checkpoint rows are written here.
+      const { checkpoint } = input;
+      if (input.config.agent.policy.kind === 'llm') await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
       await upsertTrajectories(deps.db, trajectories.map((row) => ({ runId: input.runId, ...row })));
       await upsertStep(deps.db, stepRow(input, { trajectories: trajectories.length, tokens }, metrics));
     },

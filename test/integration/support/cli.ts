@@ -25,10 +25,10 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs:
   });
 }
 
-/** `ratchet <args>` against the test services. */
-export function ratchet(args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+/** `ratchet <args>` against the test services (`env` adds to or overrides the environment). */
+export function ratchet(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
   const { command, args: prefix } = tsxCommand(join(REPO_ROOT, 'cli', 'main.ts'), args);
-  return run(command, prefix, { TEMPORAL_ADDRESS: process.env.RATCHET_TEST_TEMPORAL_ADDRESS, DATABASE_URL: process.env.RATCHET_TEST_DATABASE_URL }, timeoutMs);
+  return run(command, prefix, { TEMPORAL_ADDRESS: process.env.RATCHET_TEST_TEMPORAL_ADDRESS, DATABASE_URL: process.env.RATCHET_TEST_DATABASE_URL, ...env }, timeoutMs);
 }
 
 /**

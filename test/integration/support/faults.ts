@@ -18,11 +18,14 @@ import { sql } from 'drizzle-orm';
 import { latestCheckpoint, listSteps } from '../../../db/queries';
 import { REPO_ROOT } from '../../../infra/paths';
 import { tsxCommand } from '../../../infra/processes';
+import { torchWorkerCommand } from '../../../infra/torch-worker';
 import type { Progress, TrainingRunResult } from '../../../workflows/training-run';
 import { eventually, runWorkers, type Harness, type testConfig } from './harness';
 
 type TestConfig = ReturnType<typeof testConfig>;
 export type ActivityPool = 'cpu' | 'gpu';
+/** Which worker serves the gpu queue: the TypeScript one, or the Python one of LLM policies (workers/torch). */
+export type GpuWorker = 'ts' | 'torch';
 
 export interface Fault {
   pool: ActivityPool;
@@ -32,6 +35,8 @@ export interface Fault {
   atStep: number;
   /** Wait this long after seeing the phase, so the activity is really running (default 300 ms). */
   delayMs?: number;
+  /** How long the run may take to reach that phase (default 2 min). */
+  withinMs?: number;
 }
 
 export interface RunRecord {
@@ -49,24 +54,21 @@ export interface FaultedRunRecord extends RunRecord {
   fired: (Fault & { step: number })[];
 }
 
-/** Start one activity pool as its own process and resolve once it polls its queue. */
-export function startWorkerProcess(h: Harness, pool: ActivityPool, queue: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const { command, args } = tsxCommand(join(REPO_ROOT, 'workers', `${pool}.ts`));
-  const child = spawn(command, args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: h.env.temporalAddress,
-      DATABASE_URL: h.env.databaseUrl,
-      RATCHET_ARTIFACTS_DIR: h.env.artifactsDir,
-      [pool === 'cpu' ? 'RATCHET_CPU_QUEUE' : 'RATCHET_GPU_QUEUE']: queue,
-      ...env,
-    },
-  });
+/** Start one activity pool (or the Python torch worker) as its own process and resolve once it polls its queue. */
+export function startWorkerProcess(h: Harness, pool: ActivityPool | 'torch', queue: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const processEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: h.env.temporalAddress,
+    DATABASE_URL: h.env.databaseUrl,
+    RATCHET_ARTIFACTS_DIR: h.env.artifactsDir,
+    [{ cpu: 'RATCHET_CPU_QUEUE', gpu: 'RATCHET_GPU_QUEUE', torch: 'RATCHET_TORCH_QUEUE' }[pool]]: queue,
+    ...env,
+  };
+  const { command, args, env: childEnv } = pool === 'torch' ? torchWorkerCommand(processEnv) : { ...tsxCommand(join(REPO_ROOT, 'workers', `${pool}.ts`)), env: processEnv };
+  const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${pool} worker did not start in 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${pool} worker did not start in 120 s:\n${output}`)), 120_000);
     child.stdout!.on('data', (chunk) => {
       output += chunk;
       if (output.includes('worker ready')) {
@@ -102,25 +104,29 @@ export async function recordOf(h: Harness, runId: string, result: TrainingRunRes
   return { result, steps, trajectories: counts, finalCheckpoint: { version: checkpoint.version, sha256: checkpoint.sha256 } };
 }
 
-/** The reference: the same config with all three pools in this process and no faults. */
-export async function runUninterrupted(h: Harness, config: TestConfig): Promise<RunRecord> {
-  const workers = await runWorkers(h, config.taskQueues);
+/** The reference: the same config with all three pools in this process (the torch worker as its own) and no faults. */
+export async function runUninterrupted(h: Harness, config: TestConfig, opts: { gpu?: GpuWorker } = {}): Promise<RunRecord> {
+  const torch = opts.gpu === 'torch';
+  const workers = await runWorkers(h, config.taskQueues, torch ? ['control', 'cpu'] : ['control', 'cpu', 'gpu']);
+  const gpu = torch ? await startWorkerProcess(h, 'torch', config.taskQueues.gpu) : undefined;
   try {
     const handle = await h.client.workflow.start('trainingRun', { taskQueue: config.taskQueues.control, workflowId: `train-${config.runId}`, args: [config] });
     return await recordOf(h, config.runId, (await handle.result()) as TrainingRunResult);
   } finally {
+    if (gpu) await stopProcess(gpu);
     await workers.stop();
   }
 }
 
 /** The run with real cpu and gpu worker processes, SIGKILLed and restarted as `faults` say. */
-export async function runWithFaults(h: Harness, config: TestConfig, faults: Fault[], env: NodeJS.ProcessEnv = {}): Promise<FaultedRunRecord> {
+export async function runWithFaults(h: Harness, config: TestConfig, faults: Fault[], env: NodeJS.ProcessEnv = {}, opts: { gpu?: GpuWorker } = {}): Promise<FaultedRunRecord> {
   const control = await runWorkers(h, config.taskQueues, ['control']);
   const processes: Record<ActivityPool, ChildProcess | undefined> = { cpu: undefined, gpu: undefined };
+  const gpuPool = opts.gpu === 'torch' ? 'torch' : 'gpu';
   try {
     [processes.cpu, processes.gpu] = await Promise.all([
       startWorkerProcess(h, 'cpu', config.taskQueues.cpu, env),
-      startWorkerProcess(h, 'gpu', config.taskQueues.gpu, env),
+      startWorkerProcess(h, gpuPool, config.taskQueues.gpu, env),
     ]);
     const workflowId = `train-${config.runId}`;
     const handle = await h.client.workflow.start('trainingRun', { taskQueue: config.taskQueues.control, workflowId, args: [config] });
@@ -132,13 +138,13 @@ export async function runWithFaults(h: Harness, config: TestConfig, faults: Faul
           const p = (await h.client.workflow.getHandle(workflowId).query('progress')) as Progress;
           return p.step >= fault.atStep && p.phase === fault.phase ? p.step : undefined;
         },
-        120_000,
+        fault.withinMs ?? 120_000,
         25,
       );
       await new Promise((r) => setTimeout(r, fault.delayMs ?? 300));
       await stopProcess(processes[fault.pool]!, 'SIGKILL');
       fired.push({ ...fault, step });
-      processes[fault.pool] = await startWorkerProcess(h, fault.pool, fault.pool === 'cpu' ? config.taskQueues.cpu : config.taskQueues.gpu, env);
+      processes[fault.pool] = await startWorkerProcess(h, fault.pool === 'cpu' ? 'cpu' : gpuPool, fault.pool === 'cpu' ? config.taskQueues.cpu : config.taskQueues.gpu, env);
     }
     const result = (await handle.result()) as TrainingRunResult;
 

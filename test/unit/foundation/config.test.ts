@@ -195,3 +195,48 @@ describe('splitIntoShards', () => {
     expect(splitIntoShards(ids.slice(0, 2), 4)).toHaveLength(2);
   });
 });
+
+describe('agent.policy (builtin or a pretrained llm)', () => {
+  const deepsearch = { runId: 'llm', env: 'deepsearch', steps: 3 };
+  const llm = { kind: 'llm', model: 'smollm2-135m-instruct' };
+
+  it('defaults to the built-in policy on the TypeScript gpu queue', () => {
+    const config = parseRunConfig(deepsearch);
+    expect(config.agent.policy).toEqual({ kind: 'builtin' });
+    expect(config.taskQueues.gpu).toBe('ratchet-gpu');
+  });
+
+  it('examples/deepsearch-llm.json is a valid llm run', () => {
+    const config = parseRunConfig(JSON.parse(readFileSync(join(__dirname, '../../../examples/deepsearch-llm.json'), 'utf8')));
+    expect(config.agent.policy).toMatchObject({ kind: 'llm', model: 'smollm2-135m-instruct', shots: 2 });
+    expect(config.taskQueues.gpu).toBe('ratchet-torch');
+  });
+
+  it('an llm policy gets LoRA on every linear layer and the Python worker queue unless told otherwise', () => {
+    const config = parseRunConfig({ ...deepsearch, agent: { policy: llm } });
+    expect(config.agent.policy).toEqual({ ...llm, shots: 0, lora: { rank: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } });
+    expect(config.taskQueues.gpu).toBe('ratchet-torch');
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: llm }, taskQueues: { gpu: 'my-a100s' } }).taskQueues.gpu).toBe('my-a100s');
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, lora: null } } }).agent.policy).toMatchObject({ lora: null });
+  });
+
+  it.each([
+    [{ env: 'bandit', agent: { policy: llm } }, 'agent.policy.kind', /bandit has no text agent/],
+    [{ agent: { policy: { kind: 'gpt' } } }, 'agent.policy.kind', /builtin|llm/],
+    [{ agent: { policy: { kind: 'llm' } } }, 'agent.policy.model', /string/],
+    [{ agent: { policy: { ...llm, lora: { rank: 0 } } } }, 'agent.policy.lora.rank', /.+/],
+    [{ agent: { policy: { ...llm, shots: 9 } } }, 'agent.policy.shots', /.+/],
+    [{ agent: { policy: llm, base: { checkpoint: { key: 'k', sha256: 'a'.repeat(64) } } } }, 'agent.base.checkpoint', /llm starts from agent.policy.model/],
+  ])('refuses %j at %s', (overrides, field, message) => {
+    const err = (() => {
+      try {
+        parseRunConfig({ ...deepsearch, ...overrides });
+      } catch (e) {
+        return e;
+      }
+    })() as InvalidRunConfigError;
+    expect(err).toBeInstanceOf(InvalidRunConfigError);
+    expect(err.issues.map((i) => i.field)).toContain(field);
+    expect(err.issues.find((i) => i.field === field)!.message).toMatch(message);
+  });
+});
