@@ -35,13 +35,14 @@ const opts = new Command()
   .option('--group-size <n>', 'rollouts per task', '4')
   .option('--shots <n>', 'few-shot examples in the prompt of the base RL starts from', '2')
   .option('--lr <x>', 'LoRA learning rate', '5e-4')
+  .option('--temperature <x>', 'sampling temperature of the rollouts', '1')
   .option('--rank <n>', 'LoRA rank', '16')
   .option('--max-action-tokens <n>', 'longest reply', '32')
   .option('--max-turns <n>', 'turns per episode', '3')
   .option('--eval-tasks <n>', 'single/test questions evaluated (the first n; 0 = all)', '50')
   .option('--out <dir>', 'results folder', 'bench/results')
   .parse()
-  .opts<{ algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; lr: string; rank: string; maxActionTokens: string; maxTurns: string; evalTasks: string; out: string }>();
+  .opts<{ algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; lr: string; temperature: string; rank: string; maxActionTokens: string; maxTurns: string; evalTasks: string; out: string }>();
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const ALGORITHMS = { grpo: { algorithm: 'grpo', stepCredit: 'none' }, salt: { algorithm: 'grpo', stepCredit: 'salt' } } as const;
@@ -63,7 +64,7 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
     agent: {
       stepCredit: ALGORITHMS[name].stepCredit,
       policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: Number(opts.rank), alpha: 2 * Number(opts.rank) }, shots: Number(opts.shots) },
-      sampling: { temperature: 1, maxActionTokens: Number(opts.maxActionTokens), maxTurns: Number(opts.maxTurns) },
+      sampling: { temperature: Number(opts.temperature), maxActionTokens: Number(opts.maxActionTokens), maxTurns: Number(opts.maxTurns) },
       ppo: { epochs: 1, microbatchSegments: 4 },
     },
     timeouts: { activityStartToClose: '60m', activityHeartbeat: '5m' },
