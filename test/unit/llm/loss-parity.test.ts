@@ -8,11 +8,10 @@
  *    and fails on any |py − ts| > 1e-6. It needs the project venv; without it that half is skipped, saying how to
  *    make it (`npm run setup:python`).
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { REPO_ROOT } from '../../../infra/paths';
-import { venvStatus, workerPythonEnv } from '../../../infra/python';
+import { venvStatus } from '../../../infra/python';
 import { LOSS_PARITY_JSON, buildLossParityFixture, stringifyFixture } from '../../fixtures/rl/loss-parity';
+import { runPythonUnittest } from './python-unittest';
 
 /**
  * Where `fresh` and `committed` differ: structure and strings exactly, numbers beyond 1e-7 (relative above 1), a
@@ -50,14 +49,7 @@ describe('loss parity with the Python trainer', () => {
   (venv.ready ? test : test.skip)(
     `ratchet_torch.losses reproduces every fixture value within 1e-6${why}`,
     () => {
-      const r = spawnSync(venv.python, ['-m', 'unittest', 'discover', '-s', 'workers/torch/tests', '-p', 'test_losses.py', '-v'], {
-        cwd: REPO_ROOT,
-        env: workerPythonEnv(),
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
-      const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-      if (r.status !== 0) throw new Error(`python -m unittest test_losses failed (exit ${r.status ?? r.signal ?? r.error?.message}):\n${output.split('\n').slice(-60).join('\n')}`);
+      const output = runPythonUnittest(venv.python, 'test_losses.py', 300_000);
       const measured = /loss parity: .*/.exec(output)?.[0];
       expect(measured).toBeDefined();
       console.log(measured);
