@@ -49,11 +49,15 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     return { key: row.artifactKey, sha256: row.sha256 };
   }
 
+  /** The checkpoint row of a version: its artifact reference, and the step that wrote it. */
+  const recordCheckpoint = (runId: string, checkpoint: ArtifactRef & { version: number; step: number }) =>
+    upsertCheckpoint(deps.db, { runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
+
   return {
     async initPolicy({ runId, config }) {
       requireBuiltinPolicy(config);
       const policy = await initPolicyPhase(ctx, runId, config);
-      await upsertCheckpoint(deps.db, { runId, version: 0, step: 0, artifactKey: policy.checkpoint.key, sha256: policy.checkpoint.sha256 });
+      await recordCheckpoint(runId, { ...policy.checkpoint, version: 0, step: 0 });
       if (policy.sft) await putJson(deps.store, artifactKeys.baseSft(runId), policy.sft);
       return { version: policy.version, key: policy.key, sha256: policy.sha256, checkpoint: policy.checkpoint };
     },
@@ -86,8 +90,7 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     async updatePolicy(input) {
       requireBuiltinPolicy(input.config);
       const result = await updatePhase(ctx, { ...input, policy: publishedPolicy(input.policy), reference: await referenceOf(input.runId) });
-      const { checkpoint } = result;
-      await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
+      await recordCheckpoint(input.runId, result.checkpoint);
       return result;
     },
 
@@ -99,8 +102,7 @@ export function createAgentActivities(deps: ActivityDeps): EnvStepActivities {
     async recordStep(input) {
       const { trajectories, tokens, metrics } = await recordPhase(ctx, input);
       // The Python worker that trains an llm policy writes artifacts only; its checkpoint rows are written here.
-      const { checkpoint } = input;
-      if (input.config.agent.policy.kind === 'llm') await upsertCheckpoint(deps.db, { runId: input.runId, version: checkpoint.version, step: checkpoint.step, artifactKey: checkpoint.key, sha256: checkpoint.sha256 });
+      if (input.config.agent.policy.kind === 'llm') await recordCheckpoint(input.runId, input.checkpoint);
       await upsertTrajectories(deps.db, trajectories.map((row) => ({ runId: input.runId, ...row })));
       await upsertStep(deps.db, stepRow(input, { trajectories: trajectories.length, tokens }, metrics));
     },
