@@ -211,6 +211,14 @@ export class InvalidRunConfigError extends Error {
   }
 }
 
+/**
+ * A config that validates yet cannot run (a world its settings cannot build, a prompt its model cannot hold): the
+ * same config fails the same way, so the error's name is the activities' non-retryable `InvalidRunConfig` type.
+ */
+export function unrunnableConfig(message: string): Error {
+  return Object.assign(new Error(message), { name: 'InvalidRunConfig' });
+}
+
 /** Parse and fill defaults; throws InvalidRunConfigError whose message names each bad field. */
 export function parseRunConfig(input: unknown): RunConfig {
   const result = RunConfigSchema.safeParse(input);

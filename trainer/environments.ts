@@ -2,6 +2,7 @@
 import { createAppsEnvironment } from '../envs/apps';
 import { createDeepSearchEnvironment } from '../envs/deepsearch';
 import type { Environment } from '../envs/types';
+import { unrunnableConfig } from '../config/run-config';
 
 export type TextEnvName = 'apps' | 'deepsearch';
 
@@ -19,8 +20,7 @@ export function textEnvironment(name: TextEnvName, options: TextEnvOptions = {})
     try {
       env = name === 'apps' ? createAppsEnvironment(options.apps) : createDeepSearchEnvironment(options.deepsearch);
     } catch (err) {
-      // Building a world from its settings is deterministic: the same settings fail again, so a retry cannot help.
-      throw Object.assign(new Error(`cannot build the ${name} environment from the run config's ${name} section: ${(err as Error).message}`), { name: 'InvalidRunConfig' });
+      throw unrunnableConfig(`cannot build the ${name} environment from the run config's ${name} section: ${(err as Error).message}`);
     }
     cache.set(key, env);
   }

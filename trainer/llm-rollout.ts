@@ -15,6 +15,7 @@
  * unfinished (its finish reason stays `running`, `metrics.context_full` = 1), and the verifier scores it as it is.
  */
 import { hashSeed } from '../common/random';
+import { unrunnableConfig } from '../config/run-config';
 import { appsChatPrompt } from '../envs/apps/chat-prompt';
 import { deepSearchChatPrompt } from '../envs/deepsearch/chat-prompt';
 import type { Environment, Episode } from '../envs/types';
@@ -73,7 +74,7 @@ async function run(env: Environment, policy: LoadedLlmPolicy, specs: RolloutSpec
       const ids = llmPromptTokens(policy, chatPrompt, episodes[i], opts.shots);
       if (ids.length > room) {
         if (turn === 0) {
-          throw new Error(
+          throw unrunnableConfig(
             `rolloutLlm: the first prompt of ${specs[i].taskId} has ${ids.length} tokens; with maxActionTokens ${opts.maxActionTokens} ` +
               `it does not fit the model's ${policy.contextLength}-token context (fewer shots, or fewer action tokens)`,
           );

@@ -239,6 +239,14 @@ function exportedGraph(gguf: string): string {
     const again = await rolloutLlm(env, policy, specs, opts);
     expect(again.map((t) => t.turns.map((turn) => turn.actionTokens))).toEqual(trajectories.map((t) => t.turns.map((turn) => turn.actionTokens)));
   }, 180_000);
+  test('a first prompt the model cannot hold fails as InvalidRunConfig (non-retryable), naming the task', async () => {
+    const env = createDeepSearchEnvironment({ seed: 3, passages: 400, cacheDir: null, questions: { sizes: { single: { train: 1, dev: 1, test: 1 }, multi: { train: 1, dev: 1, test: 1 } } } });
+    const [task] = env.tasks('single/train');
+    const opts = { temperature: 1, topP: 1, maxActionTokens: policy.contextLength, maxTurns: 1, policyVersion: 0 };
+    const err = (await rolloutLlm(env, policy, [{ taskId: task.id, group: 0, sample: 0, seed: 1 }], opts).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe('InvalidRunConfig');
+    expect(err.message).toContain(`the first prompt of ${task.id}`);
+  });
   test('evaluatePolicy plays an LLM policy through llmRollout', async () => {
     const env = createDeepSearchEnvironment({ seed: 3, passages: 400, cacheDir: null, questions: { sizes: { single: { train: 4, dev: 2, test: 1 }, multi: { train: 1, dev: 1, test: 1 } } } });
     const tasks = env.tasks('single/dev');
