@@ -146,6 +146,13 @@ export interface SyncWeightsInput extends StepInput {
 export interface InitPolicyInput {
   runId: string;
   config: RunConfig;
+  /** An LLM run's format-SFT data (`agent.policy.sft`), written by writeDemonstrations. */
+  demonstrations?: ArtifactRef;
+}
+
+export interface WriteDemonstrationsInput {
+  runId: string;
+  config: RunConfig;
 }
 
 export interface StepMetrics {
@@ -278,6 +285,8 @@ export interface CpuActivities
   extends Pick<EnvStepActivities, 'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'computeAdvantages' | 'recordStep' | 'evaluatePolicy'> {
   recordRun(input: RecordRunInput): Promise<void>;
   recordEvaluation(input: RecordEvaluationInput): Promise<void>;
+  /** The expert's tokenized chats an LLM run's initPolicy fine-tunes on (activities/llm-demonstrations.ts). */
+  writeDemonstrations(input: WriteDemonstrationsInput): Promise<ArtifactRef>;
 }
 
 /** Activities on the gpu queue. */

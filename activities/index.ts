@@ -6,6 +6,7 @@ import { saveStepState } from '../db/queries';
 import type { CpuActivities, GpuActivities } from './contract';
 import type { ActivityDeps } from './deps';
 import { createEvaluationActivities } from './evaluations';
+import { createDemonstrationActivities } from './llm-demonstrations';
 import { EnvActivityRegistry } from './registry';
 import { createRunActivities } from './runs';
 
@@ -16,6 +17,7 @@ export function createCpuActivities(deps: ActivityDeps): CpuActivities {
   return {
     ...createRunActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createDemonstrationActivities(deps),
     selectTasks: (input) => envs.for(input.config.env).selectTasks(input),
     rolloutBatch: (input) => envs.for(input.config.env).rolloutBatch(input),
     checkRewards: (input) => envs.for(input.config.env).checkRewards(input),

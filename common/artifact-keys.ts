@@ -23,6 +23,8 @@ export const artifactKeys = {
   banditVersion: (runId: string, kind: 'policy' | 'checkpoints', version: number) => `runs/${runId}/${kind}/v${pad(version)}.json`,
   /** Held-out evaluation details of one (step, split, mode). */
   evaluation: (runId: string, step: number, split: string, mode: string) => `runs/${runId}/eval/step-${pad(step)}/${split.replace('/', '-')}-${mode.replace('@', '-at-')}.json`,
+  /** LLM policies: the expert's chats, tokenized, that initPolicy fine-tunes on (`agent.policy.sft`). */
+  demonstrations: (runId: string) => `runs/${runId}/demonstrations.json`,
   /** The base policy's SFT summary (text agents that built their own base). */
   baseSft: (runId: string) => `runs/${runId}/base-sft.json`,
 };

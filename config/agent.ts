@@ -159,6 +159,23 @@ export const LoraSchema = z.strictObject({
   targetModules: z.array(z.string().regex(/^[A-Za-z0-9_.]+$/)).min(1).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
 });
 
+/**
+ * A format SFT of a pretrained LLM before RL (the issue's other base, beside few-shot prompting): the scripted
+ * expert plays the train split's tasks, each whole episode is one chat rendered as the rollouts render it
+ * (trainer/llm-demonstrations.ts), and the Python worker's initPolicy trains the adapter on the expert's replies.
+ */
+export const LlmSftSchema = z.strictObject({
+  /** Optimizer steps, and demonstration episodes (whole chats) per step. */
+  steps: z.int().min(1).max(100_000).default(30),
+  batchSize: z.int().min(1).max(256).default(4),
+  learningRate: z.number().positive().max(1).default(5e-4),
+  /** Expert episodes per train task, and how noisy the expert is (0 = flawless). */
+  demosPerTask: z.int().min(1).max(64).default(1),
+  demoNoise: z.number().min(0).max(1).default(0),
+  /** Demonstrate the first n train tasks only (0 = all): the chats are tokenized up front, and SFT sees few of them. */
+  tasks: z.int().min(0).max(100_000).default(0),
+});
+
 /** The from-scratch transformer of policy/model.ts (the `model` settings), trained in TypeScript. */
 const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });
 
@@ -174,6 +191,8 @@ export const LlmPolicySchema = z.strictObject({
   lora: LoraSchema.nullable().prefault({}),
   /** Solved examples of the scripted expert shown before the task (policy/llm/chat-episode.ts). */
   shots: z.int().min(0).max(8).default(0),
+  /** Supervised fine-tuning on the expert's chats before RL; absent = RL starts from the pretrained model. */
+  sft: LlmSftSchema.optional(),
 });
 
 export const PolicySchema = z.discriminatedUnion('kind', [BuiltinPolicySchema, LlmPolicySchema]).prefault({ kind: 'builtin' });

@@ -157,7 +157,9 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     // Claims the run id for this workflow chain; a run id used by another chain fails the run here (RunIdInUse).
     await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0, execution, claim: true });
     phase = 'initPolicy';
-    state.policy = await gpu.initPolicy({ runId: config.runId, config });
+    // An LLM's format SFT trains on the expert's chats, which the TypeScript side renders and tokenizes.
+    const demonstrations = config.agent.policy.kind === 'llm' && config.agent.policy.sft ? await cpu.writeDemonstrations({ runId: config.runId, config }) : undefined;
+    state.policy = await gpu.initPolicy({ runId: config.runId, config, demonstrations });
   } else if (carried.resumed) {
     await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step, execution });
     state.resumed = false;

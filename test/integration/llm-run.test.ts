@@ -4,11 +4,13 @@
  * by the Python torch worker. The torch worker is SIGKILLed during an update and restarted: the run completes with
  * exact trajectory rows and a final adapter checkpoint byte-identical to an uninterrupted run's. Every step records
  * the rollout engine's log-prob mismatch against the trainer, which stays at fp32 noise after each weight sync.
+ * On apps, initPolicy first fine-tunes the adapter on the expert's chats that the cpu worker wrote (agent.policy.sft).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { sql } from 'drizzle-orm';
 import { deleteRun, listSteps } from '../../db/queries';
 import { REPO_ROOT } from '../../infra/paths';
@@ -89,7 +91,24 @@ test('SmolLM2 + LoRA on deepsearch: SIGKILL of the torch worker mid-update, exac
   }
 }, 40 * 60_000);
 
-test('SmolLM2 on apps: rollouts score the same log-probs in the trainer before and after an update (PPO with the value head)', async () => {
+/** The results of a workflow's completed activities, by activity type, in history order. */
+async function activityResults(workflowId: string): Promise<Record<string, unknown[]>> {
+  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+  const types = new Map<string, string>();
+  const out: Record<string, unknown[]> = {};
+  for (const [i, event] of (history.events ?? []).entries()) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) types.set(String(event.eventId ?? i + 1), scheduled.activityType?.name ?? '');
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const type = types.get(String(completed.scheduledEventId))!;
+      (out[type] ??= []).push(defaultPayloadConverter.fromPayload(completed.result!.payloads![0]));
+    }
+  }
+  return out;
+}
+
+test('SmolLM2 on apps: a format SFT on the expert chats, then rollouts score the same log-probs in the trainer before and after an update (PPO with the value head)', async () => {
   const config = testConfig({
     env: 'apps',
     split: 'train',
@@ -101,7 +120,7 @@ test('SmolLM2 on apps: rollouts score the same log-probs in the trainer before a
     rolloutShards: 1,
     learningRate: 1e-3,
     agent: {
-      policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: 4, alpha: 8 } },
+      policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: 4, alpha: 8 }, sft: { steps: 2, batchSize: 2, tasks: 2 } },
       sampling: { temperature: 1, maxActionTokens: 24, maxTurns: 2 },
       ppo: { epochs: 1, minibatchSegments: 8, microbatchSegments: 4, entropyCoef: 0.01 },
     },
@@ -110,6 +129,14 @@ test('SmolLM2 on apps: rollouts score the same log-probs in the trainer before a
   });
   const run = await runUninterrupted(h, config, { gpu: 'torch' });
   expect(run.result).toMatchObject({ status: 'completed', steps: 2, policyVersion: 2 });
+  // The cpu worker wrote the expert's chats; the torch worker's initPolicy trained on them (its result, in the
+  // workflow history, carries the SFT's metrics).
+  const results = await activityResults(`train-${config.runId}`);
+  expect(results.writeDemonstrations).toEqual([{ key: `runs/${config.runId}/demonstrations.json`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  const [init] = results.initPolicy as { version: number; sft: Record<string, number> }[];
+  expect(init.version).toBe(0);
+  expect(init.sft).toMatchObject({ sftSteps: 2 });
+  expect(init.sft.sftTokens).toBeGreaterThan(0);
   const rows = await listSteps(h.database.db, config.runId);
   expect(rows.map((r) => r.policyVersion)).toEqual([0, 1]);
   for (const row of rows) {

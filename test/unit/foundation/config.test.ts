@@ -220,7 +220,17 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, lora: null } } }).agent.policy).toMatchObject({ lora: null });
   });
 
+  it('agent.policy.sft: absent by default (the few-shot base); {} fills the format-SFT defaults', () => {
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: llm } }).agent.policy).not.toHaveProperty('sft');
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, sft: {} } } }).agent.policy).toMatchObject({
+      sft: { steps: 30, batchSize: 4, learningRate: 5e-4, demosPerTask: 1, demoNoise: 0, tasks: 0 },
+    });
+  });
+
   it.each([
+    [{ agent: { policy: { ...llm, sft: { steps: 0 } } } }, 'agent.policy.sft.steps', /.+/],
+    [{ agent: { policy: { ...llm, sft: { demoNoise: 2 } } } }, 'agent.policy.sft.demoNoise', /.+/],
+    [{ agent: { policy: { ...llm, sft: { epochs: 3 } } } }, 'agent.policy.sft', /epochs/],
     [{ env: 'bandit', agent: { policy: llm } }, 'agent.policy.kind', /bandit has no text agent/],
     [{ agent: { policy: { kind: 'gpt' } } }, 'agent.policy.kind', /builtin|llm/],
     [{ agent: { policy: { kind: 'llm' } } }, 'agent.policy.model', /string/],

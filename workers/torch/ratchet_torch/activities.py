@@ -1,7 +1,8 @@
 """The gpu-queue activities for LLM policies, under the TypeScript names and JSON contract (activities/contract.ts
-`GpuActivities`): initPolicy, scoreBatch, updatePolicy, syncWeights. Sync functions (the worker runs them one at a
-time in a thread) taking and returning camelCase dicts. Errors a retry cannot fix are non-retryable
-ApplicationErrors: `InvalidRunConfig` (config, model) and `ArtifactIntegrityError` (a hash mismatch).
+`GpuActivities`): initPolicy (with an optional format SFT, sft.py), scoreBatch, updatePolicy, syncWeights. Sync
+functions (the worker runs them one at a time in a thread) taking and returning camelCase dicts. Errors a retry cannot
+fix are non-retryable ApplicationErrors: `InvalidRunConfig` (config, model), `ArtifactIntegrityError` (a hash
+mismatch) and `InvalidInput` (malformed artifacts or settings).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .checkpoint import load_checkpoint, new_state, save_checkpoint
 from .model import backend_name, build_policy, hash_seed, init_adapter, llm_settings, loss_temperature
 from .score import score_trajectories, trajectories_to_score
 from .segments import load_trajectories, with_verified_rewards
+from .sft import demonstrations, sft
 from .store import ArtifactIntegrityError, LocalArtifactStore, default_artifacts_dir, llm_checkpoint_key, step_key
 from .sync import publish
 from .update import ppo_update
@@ -85,15 +87,29 @@ def _errors(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
 @activity.defn(name="initPolicy")
 @_errors
 def init_policy(input: dict) -> dict:
-    """Base + a fresh seeded adapter (+ a value head for PPO) -> checkpoint v0 -> ONNX policy v0."""
+    """Base + a fresh seeded adapter (+ a value head for PPO), format-SFT'd on the expert's demonstrations when
+    `agent.policy.sft` asks (returned as `sft` metrics) -> checkpoint v0 with fresh optimizer moments -> ONNX v0."""
     run_id, config = input["runId"], input["config"]
-    llm_settings(config)
+    settings, ref = llm_settings(config).get("sft"), input.get("demonstrations")
+    if bool(settings) != bool(ref):
+        raise ValueError("config.agent.policy.sft asks for a format SFT but initPolicy got no demonstrations" if settings
+                         else "initPolicy got demonstrations but config.agent.policy.sft is not set")
     with _keepalive("load"):
+        demos = demonstrations(store().get_json(ref)) if ref else None
         policy = build_policy(config, with_critic=config.get("algorithm") == "ppo")
     init_adapter(policy, hash_seed(f"{config['seed']}/lora-init"))
+    metrics = None
+    if demos is not None:
+        metrics = sft(
+            policy, demos, steps=int(settings["steps"]), batch_size=int(settings["batchSize"]),
+            learning_rate=float(settings["learningRate"]), microbatch=int((config["agent"].get("ppo") or {}).get("microbatchSegments") or 8),
+            seed=int(config["seed"]), heartbeat=_heartbeat,
+        )
+    # A fresh optimizer state: RL's AdamW starts from zero moments whether or not SFT ran.
     checkpoint = save_checkpoint(store(), llm_checkpoint_key(run_id, 0), new_state(policy), version=0, step=0)
     with _keepalive("export"):
-        return publish(store(), run_id, 0, policy, checkpoint)
+        policy_ref = publish(store(), run_id, 0, policy, checkpoint)
+    return {**policy_ref, "sft": metrics} if metrics is not None else policy_ref
 
 
 @activity.defn(name="scoreBatch")

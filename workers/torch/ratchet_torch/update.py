@@ -25,7 +25,7 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
 
-def _clip_and_step(opt: torch.optim.AdamW, params: Sequence[torch.Tensor], lr: float, max_norm: float) -> float:
+def clip_and_step(opt: torch.optim.AdamW, params: Sequence[torch.Tensor], lr: float, max_norm: float) -> float:
     """Global-norm clipping (scale min(1, max/(norm + 1e-6)), as policy/optim.ts), then one AdamW step."""
     norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=False))
     for group in opt.param_groups:
@@ -79,11 +79,11 @@ def ppo_update(
                                 for_parts([s.trajectory for s in piece]), temperature, dev, sums)
                     if heartbeat and j + 1 < len(micro):  # a big minibatch on CPU can outlast the heartbeat timeout
                         heartbeat({"phase": "update", "done": done, "total": total, "micro": j + 1})
-                history["grad"].append(_clip_and_step(state.actor_optimizer, actor_params, learning_rate, float(ppo["maxGradNorm"])))
+                history["grad"].append(clip_and_step(state.actor_optimizer, actor_params, learning_rate, float(ppo["maxGradNorm"])))
                 for key in ("policyLoss", "clipFraction", "ppoKl", "refKl", "entropy"):
                     history[key].append(sums[key])
                 if with_critic and state.critic_optimizer is not None:
-                    _clip_and_step(state.critic_optimizer, list(critic_params(policy).values()), float(ppo["criticLearningRate"]), float(ppo["maxGradNorm"]))
+                    clip_and_step(state.critic_optimizer, list(critic_params(policy).values()), float(ppo["criticLearningRate"]), float(ppo["maxGradNorm"]))
                     history["value"].append(sums["value"])
                 trained_tokens += sum(s.action_length for s in part)
                 done += 1

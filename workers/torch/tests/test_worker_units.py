@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # workers/torch: the ratchet_torch package
 
+import torch  # noqa: E402
 from temporalio.exceptions import ApplicationError  # noqa: E402
 
 from ratchet_torch import activities as A  # noqa: E402
 from ratchet_torch.checkpoint import checkpoint_bytes, load_checkpoint, new_state, read_metadata, save_checkpoint  # noqa: E402
 from ratchet_torch.model import build_policy, configure, hash_seed, init_adapter, models_dir  # noqa: E402
 from ratchet_torch.segments import build_segments, row_mask, sample_rows  # noqa: E402
+from ratchet_torch.sft import accumulate, demonstrations, sft  # noqa: E402
 from ratchet_torch.store import ArtifactIntegrityError, LocalArtifactStore, llm_checkpoint_key, policy_key, step_key  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
@@ -233,6 +237,122 @@ class ConfigErrorsTest(unittest.TestCase):
                 with self.assertRaisesRegex(ApplicationError, pattern) as caught:
                     A.init_policy({"runId": "r", "config": cfg})
                 self.assertEqual((caught.exception.type, caught.exception.non_retryable), ("InvalidRunConfig", True))
+
+
+
+def demo(task: str, seed: int, length: int, spans: list[list[int]]) -> dict:
+    """A demonstration of arbitrary token ids (BOS first) with the given `[start, length]` action spans."""
+    rng = random.Random(seed)
+    return {"taskId": task, "tokens": [1] + [rng.randrange(200, 8000) for _ in range(length - 1)], "actions": spans}
+
+
+# 40-80 tokens each; the tokens after the last span are never run (nothing after it is a target).
+SFT_DEMOS = [demo("t/0", 1, 40, [[10, 6], [30, 8]]), demo("t/1", 2, 56, [[20, 12]]),
+             demo("t/2", 3, 64, [[8, 5], [24, 8]]), demo("t/3", 4, 80, [[30, 10]])]
+SFT_KEYS = {"sftSteps", "sftLossFirst", "sftLossLast", "sftTokenAccuracy", "sftTokens", "sftSeconds"}
+
+
+def with_sft(cfg: dict, steps: int = 2, batch_size: int = 2) -> dict:
+    policy = {**cfg["agent"]["policy"], "sft": {"steps": steps, "batchSize": batch_size, "learningRate": 1e-2}}
+    return {**cfg, "agent": {**cfg["agent"], "policy": policy}}
+
+
+class SftInputTest(unittest.TestCase):
+    """initPolicy's SFT inputs are checked before the model loads: bad ones are non-retryable InvalidInput."""
+
+    def test_sft_and_demonstrations_come_together_and_spans_are_checked(self) -> None:
+        with tempfile.TemporaryDirectory() as root:
+            A.set_store(LocalArtifactStore(root))
+            ref = A.store().put_json("runs/r/demonstrations.json", {"sequences": SFT_DEMOS, "episodes": 4, "expertSuccess": 1.0})
+            bad = A.store().put_json("runs/r/bad.json", {"sequences": [demo("t/9", 9, 20, [[15, 6]])], "episodes": 1, "expertSuccess": 1.0})
+            cases = (({"config": with_sft(config())}, "got no demonstrations"), ({"config": config(), "demonstrations": ref}, "sft is not set"),
+                     ({"config": with_sft(config()), "demonstrations": bad}, r"span \[15, 6\] is out of range"))
+            for extra, pattern in cases:
+                with self.assertRaisesRegex(ApplicationError, pattern) as caught:
+                    A.init_policy({"runId": "r", **extra})
+                self.assertEqual((caught.exception.type, caught.exception.non_retryable), ("InvalidInput", True))
+
+    def test_spans_become_shifted_positions(self) -> None:
+        (d,) = demonstrations({"sequences": [{"taskId": "t", "tokens": [1, 2, 3, 4, 5, 6, 7, 8], "actions": [[5, 2], [1, 2]]}]})
+        self.assertEqual((d.inputs, d.positions, d.targets), ([1, 2, 3, 4, 5, 6], [0, 1, 4, 5], [2, 3, 6, 7]))
+        for actions in ([[0, 2]], [[7, 2]], [[3, -1]], [[2, 3], [4, 1]], [[1]], "x"):
+            with self.assertRaises(ValueError, msg=str(actions)):
+                demonstrations({"sequences": [{"tokens": [1, 2, 3, 4, 5, 6, 7, 8], "actions": actions}]})
+        with self.assertRaises(ValueError):
+            demonstrations([{"tokens": [1, 2], "actions": [[1, 1]]}])  # not the artifact object
+
+
+@unittest.skipUnless(HAVE_MODEL, f"model {MODEL} not pulled")
+class SftTest(unittest.TestCase):
+    """Format SFT on SmolLM2-135M (LoRA rank 2 on q/v) with four tiny demonstrations; ~1 minute on 2 cores."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        configure()
+        cls.config = config("grpo")
+        cls.policy = build_policy(cls.config, with_critic=False)
+
+    def run_sft(self, steps: int, batch_size: int = 4, microbatch: int = 4) -> tuple[dict, bytes]:
+        init_adapter(self.policy, 5)
+        metrics = sft(self.policy, SFT_DEMOS, steps=steps, batch_size=batch_size, learning_rate=1e-2, microbatch=microbatch, seed=11)
+        return metrics, checkpoint_bytes(new_state(self.policy), 0, 0)
+
+    def test_loss_decreases_on_a_repeated_set(self) -> None:
+        metrics, _ = self.run_sft(6)
+        self.assertEqual(set(metrics), SFT_KEYS)
+        self.assertEqual((metrics["sftSteps"], metrics["sftTokens"]), (6, 6 * 49))
+        self.assertLess(metrics["sftLossLast"], metrics["sftLossFirst"] - 0.5)
+        self.assertTrue(0 <= metrics["sftTokenAccuracy"] <= 1)
+        self.assertFalse(self.policy.lm.training)
+        self.assertTrue(all(p.grad is None for p in self.policy.trainable().values()))
+
+    def test_same_seed_gives_identical_adapter_bytes(self) -> None:
+        first, second = self.run_sft(3, batch_size=3), self.run_sft(3, batch_size=3)  # 9 picks of 4: straddles epochs
+        self.assertEqual(first[1], second[1])
+        self.assertEqual({**first[0], "sftSeconds": 0}, {**second[0], "sftSeconds": 0})
+        init_adapter(self.policy, 5)
+        self.assertNotEqual(checkpoint_bytes(new_state(self.policy), 0, 0), first[1])
+
+    def test_micro_batches_do_not_change_loss_or_gradient(self) -> None:
+        init_adapter(self.policy, 5)
+        generator = torch.Generator().manual_seed(3)
+        named = self.policy.trainable()
+        for name, p in named.items():  # B != 0, so A gets a gradient too
+            if "lora_B" in name:
+                p.data.copy_(torch.randn(p.shape, generator=generator) * 0.01)
+        parts = demonstrations({"sequences": SFT_DEMOS})
+        runs = []
+        for microbatch in (4, 1):
+            loss, hits, tokens = accumulate(self.policy, parts, microbatch)
+            runs.append((loss, hits, tokens, {n: p.grad.detach().clone() for n, p in named.items()}))
+            for p in named.values():
+                p.grad = None
+        (loss4, hits4, tokens4, grads4), (loss1, hits1, tokens1, grads1) = runs
+        self.assertEqual((tokens4, tokens1, hits4), (49, 49, hits1))
+        self.assertAlmostEqual(loss4, loss1, delta=1e-5)
+        scale = max(float(g.abs().max()) for g in grads4.values())
+        self.assertGreater(min(float(grads4[n].abs().max()) for n in grads4 if "lora_A" in n), 0)
+        self.assertLess(max(float((grads4[n] - grads1[n]).abs().max()) for n in grads4), 1e-5 * max(1.0, scale))
+
+    def test_bad_demonstrations_raise_value_errors(self) -> None:
+        for sequences in ([demo("t/9", 9, 20, [[15, 6]])], [demo("t/9", 9, 20, [[0, 3]])], [{"tokens": [1, 10**6, 2], "actions": [[1, 2]]}],
+                          [demo("t/9", 9, 20, [])]):
+            with self.assertRaises(ValueError, msg=str(sequences)[:80]):
+                sft(self.policy, sequences, steps=1, batch_size=1, learning_rate=1e-2, microbatch=1, seed=11)
+
+    def test_init_policy_saves_the_fine_tuned_adapter_with_fresh_moments(self) -> None:
+        with tempfile.TemporaryDirectory() as root:
+            A.set_store(LocalArtifactStore(root))
+            ref = A.store().put_json("runs/r/demonstrations.json", {"sequences": SFT_DEMOS, "episodes": 4, "expertSuccess": 1.0})
+            cfg = with_sft(self.config)
+            stub = lambda store, run_id, version, policy, checkpoint: {"version": version, "key": policy_key(run_id, version), "sha256": "0" * 64, "checkpoint": checkpoint}  # noqa: E731
+            with mock.patch.object(A, "publish", stub):  # the ONNX export is the slow test's business
+                result = A.init_policy({"runId": "r", "config": cfg, "demonstrations": ref})
+            self.assertEqual(set(result), {"version", "key", "sha256", "checkpoint", "sft"})
+            self.assertEqual((result["version"], set(result["sft"]), result["sft"]["sftSteps"]), (0, SFT_KEYS, 2))
+            state, meta = load_checkpoint(A.store(), result["checkpoint"], cfg)
+            self.assertEqual((meta["version"], meta["step"], meta["actorOptimizerStep"]), (0, 0, 0))
+            self.assertTrue(all(float(p.detach().abs().max()) > 0 for n, p in state.policy.trainable().items() if "lora_B" in n))
 
 
 if __name__ == "__main__":
