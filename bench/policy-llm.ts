@@ -23,7 +23,7 @@ import { createDeepSearchEnvironment } from '../envs/deepsearch';
 import type { Environment } from '../envs/types';
 import { dataDir, REPO_ROOT } from '../infra/paths';
 import { runWorkerModule, venvStatus } from '../infra/python';
-import type { GenerateProgress } from '../policy/generate';
+import { generateBatch, sharedPrefix, type GenerateProgress, type KvDecoder } from '../policy/generate';
 import { readGgufHeader } from '../policy/llm/gguf';
 import { llmModelFacts } from '../policy/llm/llm-policy';
 import { resolveModelRef } from '../policy/llm/models';
@@ -75,6 +75,10 @@ function prompts(tok: LlmTokenizer, env: Environment, split: string, count: numb
 interface RolloutRow {
   env: string;
   batch: number;
+  /** Whether the batch's common prompt prefix was prefilled once (policy/generate.ts sharedPrefix). */
+  sharedPrefix: boolean;
+  /** Tokens every prompt starts with, prefilled once (0 without sharing). */
+  sharedTokens: number;
   promptTokens: number;
   paddedWidth: number;
   prefillSeconds: number;
@@ -87,8 +91,8 @@ interface RolloutRow {
   decodeGflops: number;
 }
 
-/** One generate call, its prefill and decode timed apart by the progress events. */
-async function timeGenerate(engine: OrtLlmEngine, tok: LlmTokenizer, shape: Shape, env: string, batch: number, base: number[][], decode: number, sampling: { temperature: number; topP: number }): Promise<RolloutRow> {
+/** One generate call, its prefill and decode timed apart by the progress events; `share` false turns prefix sharing off. */
+async function timeGenerate(engine: OrtLlmEngine, tok: LlmTokenizer, shape: Shape, env: string, batch: number, base: number[][], decode: number, sampling: { temperature: number; topP: number }, share = true): Promise<RolloutRow> {
   const rows = Array.from({ length: batch }, (_, i) => base[i % base.length]);
   let prefillEnd = 0;
   let decodeTokens = 0;
@@ -101,18 +105,24 @@ async function timeGenerate(engine: OrtLlmEngine, tok: LlmTokenizer, shape: Shap
     }
   };
   const start = performance.now();
-  await engine.generate(rows, { ...sampling, maxTokens: decode + 1, seed: 1, stopTokens: [], onProgress }, tok);
+  const decoder: KvDecoder = share ? engine : { vocabSize: engine.vocabSize, contextLength: engine.contextLength, prefillRows: (w, p) => engine.prefillRows(w, p), run: (...a) => engine.run(...a) };
+  await generateBatch(decoder, rows, { ...sampling, maxTokens: decode + 1, seed: 1, stopTokens: [], onProgress }, tok);
   const end = performance.now();
   const promptTokens = rows.reduce((n, r) => n + r.length, 0);
   const width = Math.max(...rows.map((r) => r.length));
   const prefillSeconds = (prefillEnd - start) / 1000;
   const decodeSeconds = (end - prefillEnd) / 1000;
-  // The graph runs every padded position (left padding is masked, not skipped): count what it computes.
-  const prefillFlops = batch * width * forwardFlops(shape, (width + 1) / 2);
+  // The graph runs every padded position (left padding is masked, not skipped), and a shared prefix once: count
+  // what it computes.
+  const shared = sharedPrefix(rows, decoder.minSharedPrefix);
+  const rest = width - shared;
+  const prefillFlops = shared * forwardFlops(shape, (shared + 1) / 2) + batch * rest * forwardFlops(shape, shared + (rest + 1) / 2);
   const decodeFlops = decodeTokens * forwardFlops(shape, width + decode / 2);
   return {
     env,
     batch,
+    sharedPrefix: share,
+    sharedTokens: shared,
     promptTokens,
     paddedWidth: width,
     prefillSeconds,
@@ -166,11 +176,11 @@ export async function llmBench(opts: LlmBenchOptions): Promise<void> {
   await engine.generate([sources[0].prompts[0]], { ...sampling, maxTokens: 2, seed: 0 }, tok); // warm-up
   const rollout: RolloutRow[] = [];
   for (const { env, prompts: base } of sources) {
-    for (const batch of batches) {
-      const row = await timeGenerate(engine, tok, shape, env, batch, base, decode, sampling);
+    for (const [batch, share] of [...batches.map((b) => [b, true] as const), [batches[1], false] as const]) {
+      const row = await timeGenerate(engine, tok, shape, env, batch, base, decode, sampling, share);
       rollout.push(row);
       console.log(
-        `  ${env.padEnd(10)} batch ${String(batch).padStart(2)}: prefill ${row.prefillTokensPerSecond.toFixed(0).padStart(5)} tokens/s (${row.promptTokens} tokens, width ${row.paddedWidth}; ` +
+        `  ${env.padEnd(10)} batch ${String(batch).padStart(2)}${share ? '' : ' (no prefix sharing)'}: prefill ${row.prefillTokensPerSecond.toFixed(0).padStart(5)} tokens/s (${row.promptTokens} tokens, width ${row.paddedWidth}${row.sharedTokens ? `, ${row.sharedTokens} shared` : ''}; ` +
           `${row.prefillGflops.toFixed(1)} GFLOP/s = ${((100 * row.prefillGflops * 1e9) / ortPeak).toFixed(0)}% of peak), decode ${row.decodeTokensPerSecond.toFixed(1).padStart(5)} tokens/s ` +
           `(${row.decodeGflops.toFixed(1)} GFLOP/s = ${((100 * row.decodeGflops * 1e9) / ortPeak).toFixed(0)}%)`,
       );
@@ -217,15 +227,17 @@ export async function llmBench(opts: LlmBenchOptions): Promise<void> {
       `(${trainer.updateGflops.toFixed(1)} GFLOP/s = ${(100 * trainer.updateShareOfPeak).toFixed(1)}% of the torch peak; goal >= 30%)`,
   );
   const b1 = (env: string) => rollout.find((r) => r.env === env && r.batch === batches[0])!;
-  const bN = (env: string) => rollout.find((r) => r.env === env && r.batch === batches[1])!;
+  const bN = (env: string, share = true) => rollout.find((r) => r.env === env && r.batch === batches[1] && r.sharedPrefix === share)!;
   const ratios = {
+    prefillSharedPrefixSpeedup: Object.fromEntries(sources.map(({ env }) => [env, bN(env).prefillTokensPerSecond / bN(env, false).prefillTokensPerSecond])),
     decodeBatchSpeedup: Object.fromEntries(sources.map(({ env }) => [env, bN(env).decodeTokensPerSecond / b1(env).decodeTokensPerSecond])),
     trainerUpdateVsRolloutPrefill: trainer.updateTokensPerSecond / bN('deepsearch').prefillTokensPerSecond,
     trainerForwardVsRolloutPrefill: trainer.forwardTokensPerSecond / bN('deepsearch').prefillTokensPerSecond,
     torchPeakVsOrtPeak: (1e9 * Math.max(peak.before, peak.after)) / ortPeak,
   };
   console.log(
-    `  ratios: decode batch ${batches[1]} / batch ${batches[0]}: ${sources.map(({ env }) => `${env} ${ratios.decodeBatchSpeedup[env].toFixed(1)}x`).join(', ')}; ` +
+    `  ratios: prefill batch ${batches[1]} with / without prefix sharing: ${sources.map(({ env }) => `${env} ${ratios.prefillSharedPrefixSpeedup[env].toFixed(1)}x`).join(', ')}; ` +
+      `decode batch ${batches[1]} / batch ${batches[0]}: ${sources.map(({ env }) => `${env} ${ratios.decodeBatchSpeedup[env].toFixed(1)}x`).join(', ')}; ` +
       `trainer update / rollout prefill (deepsearch, batch ${batches[1]}): ${ratios.trainerUpdateVsRolloutPrefill.toFixed(2)}; ` +
       `torch peak / onnxruntime peak: ${ratios.torchPeakVsOrtPeak.toFixed(2)}`,
   );

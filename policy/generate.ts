@@ -87,8 +87,17 @@ export interface KvDecoder {
   readonly vocabSize: number;
   /** Longest sequence, prompt plus generated tokens. */
   readonly contextLength: number;
-  /** How many left-padded rows of `width` tokens one prefill run may take (memory bound), at least 1. */
-  prefillRows(width: number): number;
+  /**
+   * How many left-padded rows of `width` new tokens, after `past` cached ones, one prefill run may take (memory
+   * bound), at least 1.
+   */
+  prefillRows(width: number, past?: number): number;
+  /**
+   * Prompts that all start with at least this many equal tokens prefill that prefix once, as one row, and share
+   * its cache (a chat's system message and few-shot examples); absent = never. Only for graphs whose attention
+   * takes a cache and several new tokens at once with padding between them.
+   */
+  readonly minSharedPrefix?: number;
   run(ids: number[], mask: number[], positions: number[], B: number, T: number, cache?: ort.Tensor[]): Promise<{ logits: Float32Array; cache: ort.Tensor[] }>;
 }
 
@@ -128,23 +137,24 @@ export async function generateBatch(decoder: KvDecoder, prompts: number[][], opt
   const T = lossTemperature(opts.temperature);
   const stops = new StopStrings(opts.stopStrings ?? [], opts.stopsAfterLeadingBlank ?? false);
 
-  // Prefill: left-pad every prompt to the longest.
-  const width = Math.max(...prompts.map((p) => p.length));
+  // Prefill: the shared prefix once, then each prompt's rest left-padded to the longest rest.
+  const shared = sharedPrefix(prompts, decoder.minSharedPrefix);
+  const width = Math.max(...prompts.map((p) => p.length)) - shared;
   const rootRng = new Rng(opts.seed);
   let rows: Row[] = prompts.map((prompt, index) => {
-    const pad = width - prompt.length;
+    const pad = width - (prompt.length - shared);
     return {
       index,
       rng: rootRng.fork(opts.streams?.[index] ?? index),
-      mask: [...new Array(pad).fill(0), ...new Array(prompt.length).fill(1)],
+      mask: [...new Array(shared).fill(1), ...new Array(pad).fill(0), ...new Array(prompt.length - shared).fill(1)],
       length: prompt.length,
       tokens: [],
       logProbs: [],
       text: '',
     };
   });
-  let { logits, cache } = await prefill(decoder, prompts, rows, width, opts.onProgress);
-  let slots = width;
+  let { logits, cache } = await prefill(decoder, prompts, rows, shared, width, opts.onProgress);
+  let slots = shared + width;
   let step = 0;
 
   for (;;) {
@@ -182,31 +192,61 @@ export async function generateBatch(decoder: KvDecoder, prompts: number[][], opt
 }
 
 /**
- * The left-padded prompts' first forward pass, a few rows per run (`decoder.prefillRows`): a run's peak memory
- * (attention scores, a full-logits graph's [B,T,V]) grows with its rows, and ORT's arena keeps its peak (168
- * prompts of ~1000 tokens in one run grew a process by ~8 GiB). Each row's numbers do not depend on its
- * neighbours, so the runs' caches are joined along the batch; only each row's last logits are kept ([B,V]).
+ * The tokens every prompt starts with, when there are several prompts and at least `min` such tokens (else 0);
+ * each prompt keeps at least one token of its own, whose logits start its reply.
+ */
+export function sharedPrefix(prompts: number[][], min: number | undefined): number {
+  if (min === undefined || prompts.length < 2) return 0;
+  const first = prompts[0];
+  let n = Math.min(...prompts.map((p) => p.length)) - 1;
+  for (const p of prompts) {
+    let k = 0;
+    while (k < n && p[k] === first[k]) k++;
+    n = k;
+  }
+  return n >= min ? n : 0;
+}
+
+/**
+ * The prompts' first forward pass: the shared prefix (if any) as one row, its cache copied to every row; then the
+ * rests, left-padded, a few rows per run (`decoder.prefillRows`): a run's peak memory (attention scores, a
+ * full-logits graph's [B,T,V]) grows with its rows, and ORT's arena keeps its peak (168 prompts of ~1000 tokens
+ * in one run grew a process by ~8 GiB). Each row's numbers do not depend on its neighbours, so the runs' caches
+ * are joined along the batch; only each row's last logits are kept ([B,V]).
  */
 async function prefill(
   decoder: KvDecoder,
   prompts: number[][],
   rows: Row[],
+  shared: number,
   width: number,
   onProgress?: GenerateOptions['onProgress'],
 ): Promise<{ logits: Float32Array; cache: ort.Tensor[] }> {
-  const perRun = Math.max(1, Math.floor(decoder.prefillRows(width)));
+  const prefix = shared > 0 ? (await decoder.run(prompts[0].slice(0, shared), new Array(shared).fill(1), [...Array(shared).keys()], 1, shared)).cache : undefined;
+  const perRun = Math.max(1, Math.floor(decoder.prefillRows(width, shared)));
   const runs: { logits: Float32Array; cache: ort.Tensor[] }[] = [];
   for (let start = 0; start < prompts.length; start += perRun) {
     const part = prompts.slice(start, start + perRun);
-    const ids = part.flatMap((p) => [...new Array(width - p.length).fill(0), ...p]);
-    const positions = part.flatMap((p) => [...new Array(width - p.length).fill(0), ...p.map((_, t) => t)]);
+    const ids = part.flatMap((p) => [...new Array(width - p.length + shared).fill(0), ...p.slice(shared)]);
+    const positions = part.flatMap((p) => [...new Array(width - p.length + shared).fill(0), ...p.slice(shared).map((_, t) => shared + t)]);
     const mask = rows.slice(start, start + perRun).flatMap((r) => r.mask);
-    const out = await decoder.run(ids, mask, positions, part.length, width);
+    const out = await decoder.run(ids, mask, positions, part.length, width, prefix && repeatRows(prefix, part.length));
     runs.push({ logits: lastPositions(out.logits, part.length, decoder.vocabSize), cache: out.cache });
     onProgress?.({ stage: 'prefill', rows: start + part.length, total: prompts.length });
   }
   if (runs.length === 1) return runs[0];
   return { logits: concatFloats(runs.map((r) => r.logits)), cache: runs[0].cache.map((_, i) => joinRows(runs.map((r) => r.cache[i]))) };
+}
+
+/** A one-row cache ([1,H,S,hd] tensors) as `rows` equal rows. */
+function repeatRows(cache: ort.Tensor[], rows: number): ort.Tensor[] {
+  return cache.map((t) => {
+    const [, H, S, hd] = t.dims;
+    const row = t.data as Float32Array;
+    const data = new Float32Array(rows * row.length);
+    for (let b = 0; b < rows; b++) data.set(row, b * row.length);
+    return new ort.Tensor('float32', data, [rows, H, S, hd]);
+  });
 }
 
 /** Each row's logits at its last position ([B,V]) from logits laid out [B,T,V]; the same array when T = 1. */
@@ -335,7 +375,7 @@ export class OrtPolicy {
     return {
       contextLength,
       vocabSize,
-      prefillRows: (width) => this.maxPrefillScores / (heads * width * width),
+      prefillRows: (width, past = 0) => this.maxPrefillScores / (heads * width * (past + width)),
       run: async (ids, mask, positions, B, T, cache) => {
         const out = await this.session.run(this.feeds(ids, mask, positions, B, T, cache));
         return { logits: out.logits.data as Float32Array, cache: this.cacheFrom(out) };

@@ -77,6 +77,8 @@ export class OrtLlmEngine implements KvDecoder {
   readonly contextLength: number;
   private readonly attentionHeads: number;
   private readonly maxPrefillFloats: number;
+  /** A batch's common prompt prefix (system message, few-shot examples) is prefilled once (policy/generate.ts). */
+  readonly minSharedPrefix = 16;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -132,8 +134,8 @@ export class OrtLlmEngine implements KvDecoder {
     return continuation.map((token, j) => logSoftmaxAt(logits.subarray((prompt.length - 1 + j) * V, (prompt.length + j) * V), token, temperature));
   }
 
-  prefillRows(width: number): number {
-    return this.maxPrefillFloats / (width * (this.vocabSize + this.attentionHeads * width));
+  prefillRows(width: number, past = 0): number {
+    return this.maxPrefillFloats / (width * (this.vocabSize + this.attentionHeads * (past + width)));
   }
 
   async run(ids: number[], mask: number[], positions: number[], B: number, T: number, cache?: ort.Tensor[]): Promise<{ logits: Float32Array; cache: ort.Tensor[] }> {

@@ -5,7 +5,8 @@
  * - greedy decoding answers "What is the capital of France?" with Paris;
  * - per-token log-probs (a sampled reply's, as the KV-cache decode returns them, and a teacher-forced expert
  *   action's) agree with transformers fp32 (ratchet_torch.bench_engines reference: the trainer's numerics);
- * - left-padded batches: each row's seeded sample is the one it gets alone;
+ * - left-padded batches: each row's seeded sample is the one it gets alone, also when the batch's shared prompt
+ *   prefix is prefilled once;
  * - a rollout records the exact IDs it fed the model: promptTokens = the tokenizer's encoding of the rendered chat;
  * - evaluatePolicy plays an LLM policy; LlmPolicyCache loads versions from artifact bytes and evicts safely.
  * The stop rules of the shared sampler (policy/generate.ts generateBatch) are checked first on a scripted decoder,
@@ -31,7 +32,7 @@ import { pullModel } from '../../../policy/llm/pull';
 import { loadLlmTokenizer } from '../../../policy/llm/tokenizer';
 import type { ArtifactStore } from '../../../common/artifacts';
 import { evaluatePolicy } from '../../../trainer/evaluate';
-import { chatPromptFor, llmRollout, rolloutLlm } from '../../../trainer/llm-rollout';
+import { chatPromptFor, llmPromptTokens, llmRollout, rolloutLlm } from '../../../trainer/llm-rollout';
 
 const NAME = 'smollm2-135m-instruct';
 /** The exporter's source files (its CLI is bench_engines; the export itself may live in sync.py). */
@@ -172,6 +173,35 @@ function exportedGraph(gguf: string): string {
       alone.logProbs.forEach((lp, t) => expect(Math.abs(lp - batch[i].logProbs[t])).toBeLessThan(1e-4));
     }
   }, 120_000);
+
+  test('prompts sharing a long prefix (system + examples) prefill it once as one row, and sample as they would alone', async () => {
+    const env = createDeepSearchEnvironment({ seed: 3, passages: 400, cacheDir: null, questions: { sizes: { single: { train: 3, dev: 1, test: 1 }, multi: { train: 1, dev: 1, test: 1 } } } });
+    const prompts = env.tasks('single/train').map((t) => llmPromptTokens(policy, deepSearchChatPrompt, env.createEpisode(t.id, 0), 2));
+    const runs: { B: number; T: number; past: number }[] = [];
+    const engine = policy.engine;
+    const spy: KvDecoder = {
+      vocabSize: engine.vocabSize,
+      contextLength: engine.contextLength,
+      minSharedPrefix: engine.minSharedPrefix,
+      prefillRows: (width, past) => engine.prefillRows(width, past),
+      run: (ids, mask, positions, B, T, cache) => {
+        runs.push({ B, T, past: cache?.[0].dims[2] ?? 0 });
+        return engine.run(ids, mask, positions, B, T, cache);
+      },
+    };
+    const opts = { temperature: 1, topP: 1, maxTokens: 10, seed: 9, stopTokens: [...policy.tokenizer.stopIds] };
+    const batch = await generateBatch(spy, prompts, opts, policy.tokenizer);
+    let shared = 0;
+    while (prompts.every((p) => p[shared] === prompts[0][shared])) shared++;
+    expect(shared).toBeGreaterThan(500); // the system message and two examples
+    const longest = Math.max(...prompts.map((p) => p.length));
+    expect(runs.slice(0, 2)).toEqual([{ B: 1, T: shared, past: 0 }, { B: 3, T: longest - shared, past: shared }]);
+    for (const [i, prompt] of prompts.entries()) {
+      const [alone] = await policy.generate([prompt], { ...opts, streams: [i] });
+      expect(alone.tokens).toEqual(batch[i].tokens);
+      alone.logProbs.forEach((lp, t) => expect(Math.abs(lp - batch[i].logProbs[t])).toBeLessThan(1e-4));
+    }
+  }, 180_000);
 
   test('log-probs agree with transformers fp32: a sampled reply (KV-cache decode) and a teacher-forced expert action', async () => {
     const env = createDeepSearchEnvironment({ seed: 3, passages: 400, cacheDir: null, questions: { sizes: { single: { train: 4, dev: 1, test: 1 }, multi: { train: 1, dev: 1, test: 1 } } } });
