@@ -1,13 +1,15 @@
 /**
- * `npm run bench:learning:llm`: the learning table's `llm` row, the seed's NQ row with a pretrained LLM.
- * SmolLM2-135M-Instruct + LoRA on deepsearch single-hop: greedy EM on `single/test` of the base zero-shot and
- * with few-shot examples (the base RL starts from), then after GRPO and after SALT over GRPO.
+ * `npm run bench:learning:llm`: the learning table's `llm` rows with SmolLM2-135M-Instruct + LoRA. The NQ row
+ * (`--env deepsearch`, default): greedy EM on `single/test` of the base zero-shot and with few-shot examples (the
+ * base RL starts from), then after GRPO and after SALT over GRPO. The apps row (`--env apps`): greedy TGC on
+ * test_normal and test_challenge; `--sft-steps` makes the base a format SFT on the expert's chats
+ * (agent.policy.sft) instead of few-shot examples; `--base-only` evaluates a base and stops.
  *
  * Unlike the other rows (trainer/in-process.ts), an LLM trains in the Python worker, so this row runs the real
  * pipeline: `ratchet up` services, the control/cpu/gpu workers and the torch worker (cli/workers.ts), one
  * training workflow per algorithm. Each run is paused right after initPolicy so the base's evaluations run here,
- * alone on the cores; the trained policy is evaluated by the run's own final evaluation. Results:
- * <out>/learning-llm.{json,md}; wall time per phase from the step rows.
+ * alone on the cores; the trained policy is evaluated by the run's own final evaluation on the first split, and
+ * here on the others. Results: <out>/learning-llm.{json,md}; wall time per phase from the step rows.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,31 +30,50 @@ import { PolicyCache } from '../trainer/policy-bundle';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
 
 const opts = new Command()
+  .option('--env <name>', 'deepsearch (the NQ row: single-hop) or apps', 'deepsearch')
   .option('--algorithms <list>', 'grpo,salt', 'grpo,salt')
   .option('--seeds <list>', 'run seeds', '1')
   .option('--steps <n>', 'RL steps per run', '6')
   .option('--tasks <n>', 'tasks per step', '8')
   .option('--group-size <n>', 'rollouts per task', '4')
   .option('--shots <n>', 'few-shot examples in the prompt of the base RL starts from', '2')
+  .option('--sft-steps <n>', 'format SFT of the adapter on the expert chats before RL (0 = none: the few-shot base)', '0')
+  .option('--sft-tasks <n>', 'train tasks the SFT demonstrations come from (0 = all)', '0')
+  .option('--sft-batch <n>', 'demonstration chats per SFT step', '4')
+  .option('--sft-lr <x>', 'SFT learning rate', '5e-4')
   .option('--lr <x>', 'LoRA learning rate', '5e-4')
   .option('--temperature <x>', 'sampling temperature of the rollouts (at 1 the 2-shot base solved none of 80 episodes)', '0.7')
   .option('--rank <n>', 'LoRA rank', '16')
-  .option('--max-action-tokens <n>', 'longest reply', '32')
-  .option('--max-turns <n>', 'turns per episode', '3')
-  .option('--eval-tasks <n>', 'single/test questions evaluated (the first n; 0 = all)', '40')
+  .option('--max-action-tokens <n>', 'longest reply (default: deepsearch 32, apps 72)')
+  .option('--max-turns <n>', 'turns per episode (default: deepsearch 3, apps 10)')
+  .option('--eval-splits <list>', 'test splits (default: deepsearch single/test, apps test_normal,test_challenge); the first is the run\'s own final evaluation')
+  .option('--eval-tasks <n>', 'tasks evaluated per split (the first n; 0 = all)', '40')
+  .option('--no-base', 'skip the base evaluations (zero-shot and few-shot; they do not depend on the algorithm)')
+  .option('--base-only', 'evaluate the base (version 0) and stop: no RL')
   .option('--out <dir>', 'results folder', 'bench/results')
   .parse()
-  .opts<{ algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; lr: string; temperature: string; rank: string; maxActionTokens: string; maxTurns: string; evalTasks: string; out: string }>();
+  .opts<{
+    env: string; algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; sftSteps: string; sftTasks: string; sftBatch: string; sftLr: string;
+    lr: string; temperature: string; rank: string; maxActionTokens?: string; maxTurns?: string; evalSplits?: string; evalTasks: string; base: boolean; baseOnly?: boolean; out: string;
+  }>();
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const ALGORITHMS = { grpo: { algorithm: 'grpo', stepCredit: 'none' }, salt: { algorithm: 'grpo', stepCredit: 'salt' } } as const;
 type AlgorithmName = keyof typeof ALGORITHMS;
-const SPLIT = 'single/test';
+const ENVS = {
+  deepsearch: { splits: ['single/test'], metric: 'em', maxActionTokens: 32, maxTurns: 3 },
+  apps: { splits: ['test_normal', 'test_challenge'], metric: 'success', maxActionTokens: 72, maxTurns: 10 },
+} as const;
+if (!(opts.env in ENVS)) throw new Error(`--env: ${opts.env} is not one of ${Object.keys(ENVS).join(', ')}`);
+const ENV = ENVS[opts.env as keyof typeof ENVS];
+const SPLITS = opts.evalSplits ? list(opts.evalSplits) : [...ENV.splits];
+const SHOTS = Number(opts.shots);
 
 function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig {
+  const sftSteps = Number(opts.sftSteps);
   return parseRunConfig({
-    runId: `llm-${name}-s${seed}-${stamp}`,
-    env: 'deepsearch',
+    runId: `llm-${opts.env}-${name}${sftSteps ? '-sft' : ''}-s${seed}-${stamp}`,
+    env: opts.env,
     algorithm: ALGORITHMS[name].algorithm,
     steps: Number(opts.steps),
     seed,
@@ -60,26 +81,47 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
     groupSize: Number(opts.groupSize),
     rolloutShards: 1,
     learningRate: Number(opts.lr),
-    deepsearch: { family: 'single' },
+    ...(opts.env === 'deepsearch' ? { deepsearch: { family: 'single' } } : {}),
     agent: {
       stepCredit: ALGORITHMS[name].stepCredit,
-      policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: Number(opts.rank), alpha: 2 * Number(opts.rank) }, shots: Number(opts.shots) },
-      sampling: { temperature: Number(opts.temperature), maxActionTokens: Number(opts.maxActionTokens), maxTurns: Number(opts.maxTurns) },
+      policy: {
+        kind: 'llm',
+        model: 'smollm2-135m-instruct',
+        lora: { rank: Number(opts.rank), alpha: 2 * Number(opts.rank) },
+        shots: SHOTS,
+        ...(sftSteps ? { sft: { steps: sftSteps, tasks: Number(opts.sftTasks), batchSize: Number(opts.sftBatch), learningRate: Number(opts.sftLr) } } : {}),
+      },
+      sampling: { temperature: Number(opts.temperature), maxActionTokens: Number(opts.maxActionTokens ?? ENV.maxActionTokens), maxTurns: Number(opts.maxTurns ?? ENV.maxTurns) },
       ppo: { epochs: 1, microbatchSegments: 4 },
     },
     timeouts: { activityStartToClose: '60m', activityHeartbeat: '5m' },
-    evaluation: { split: SPLIT, tasks: Number(opts.evalTasks) },
+    evaluation: { split: SPLITS[0], tasks: Number(opts.evalTasks) },
   });
 }
 
-/** Greedy EM of the run's version 0 on the test split, here in this process, with `shots` examples. */
-async function evaluateBase(ctx: PhaseContext, config: RunConfig, shots: number) {
-  const key = keys.policy(config.runId, 0);
-  const sha256 = readFileSync(join(artifactsDir(), `${key}.sha256`), 'utf8').trim();
+/** The sha256 of a published version, read from the local store's sidecar (the workflow does not expose it). */
+const policyRef = (config: RunConfig, version: number) => {
+  const key = keys.policy(config.runId, version);
+  return { version, key, sha256: readFileSync(join(artifactsDir(), `${key}.sha256`), 'utf8').trim() };
+};
+
+/** Greedy evaluation of a run's policy version on a test split, here in this process, with `shots` examples. */
+async function evaluateVersion(ctx: PhaseContext, config: RunConfig, version: number, shots: number, split: string) {
   const withShots = { ...config, agent: { ...config.agent, policy: { ...config.agent.policy, shots } } } as RunConfig;
   const started = Date.now();
-  const result = await evaluatePhase(ctx, { runId: config.runId, step: 0, config: withShots, policy: { version: 0, key, sha256 }, split: SPLIT, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
-  return { em: result.metrics.em, f1: result.metrics.f1, episodes: result.episodes, seconds: (Date.now() - started) / 1000 };
+  const result = await evaluatePhase(ctx, { runId: config.runId, step: version, config: withShots, policy: policyRef(config, version), split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
+  const m = result.metrics as Record<string, number>;
+  const row = { split, shots, version, score: m[ENV.metric], em: m.em, f1: m.f1, success: m.success, meanTurns: m.meanTurns, episodes: result.episodes, seconds: (Date.now() - started) / 1000 };
+  console.log(`${config.runId} v${version} ${split} ${shots}-shot: ${JSON.stringify(row)}`);
+  return row;
+}
+
+/** Version 0 on every split: zero-shot, and with the run's examples when it has any. */
+async function evaluateBase(ctx: PhaseContext, config: RunConfig) {
+  const rows = [];
+  for (const split of SPLITS) for (const shots of SHOTS > 0 ? [0, SHOTS] : [0]) rows.push(await evaluateVersion(ctx, config, 0, shots, split));
+  await releaseContext(ctx);
+  return rows;
 }
 
 async function main() {
@@ -95,7 +137,7 @@ async function main() {
   mkdirSync(opts.out, { recursive: true });
 
   for (const seed of list(opts.seeds).map(Number)) {
-    let base: { zeroShot: unknown; fewShot: unknown } | undefined;
+    let base: Awaited<ReturnType<typeof evaluateBase>> | undefined;
     for (const name of list(opts.algorithms) as AlgorithmName[]) {
       if (!(name in ALGORITHMS)) throw new Error(`--algorithms: ${name} is not one of ${Object.keys(ALGORITHMS).join(', ')}`);
       const config = runConfig(name, seed, stamp);
@@ -108,32 +150,41 @@ async function main() {
           if (p.phase === 'paused') break;
           await new Promise((r) => setTimeout(r, 1000));
         }
-        if (!base) {
-          const zeroShot = await evaluateBase(ctx, config, 0);
-          console.log(`seed ${seed} base zero-shot: ${JSON.stringify(zeroShot)}`);
-          const fewShot = await evaluateBase(ctx, config, config.agent.policy.kind === 'llm' ? config.agent.policy.shots : 0);
-          console.log(`seed ${seed} base ${opts.shots}-shot: ${JSON.stringify(fewShot)}`);
-          base = { zeroShot, fewShot };
-          await releaseContext(ctx);
+        const initSeconds = (Date.now() - started) / 1000;
+        if (!base && (opts.base || opts.baseOnly)) base = await evaluateBase(ctx, config);
+        if (opts.baseOnly) {
+          await handle.terminate('bench: --base-only');
+          return { initSeconds };
         }
         const trainingStarted = Date.now();
         await handle.signal('resume');
-        return { ...((await handle.result()) as TrainingRunResult), trainingSeconds: (Date.now() - trainingStarted) / 1000 };
+        return { initSeconds, ...((await handle.result()) as TrainingRunResult), trainingSeconds: (Date.now() - trainingStarted) / 1000 };
       });
+      if (!('steps' in result)) {
+        results.push({ seed, runId: config.runId, base, initSeconds: result.initSeconds, wallSeconds: (Date.now() - started) / 1000 });
+        writeFileSync(join(opts.out, 'learning-llm.json'), JSON.stringify({ options: opts, results }, null, 2));
+        break;
+      }
       const steps = await listSteps(database.db, config.runId);
       const phaseSeconds: Record<string, number> = {};
       for (const row of steps) for (const [phase, ms] of Object.entries(((row.metrics as { phaseMs?: Record<string, number> }).phaseMs ?? {}))) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + ms / 1000;
-      const evaluation = (await listEvaluations(database.db, config.runId)).find((e) => e.split === SPLIT && e.mode === 'greedy');
+      // The run evaluated its last version on the first split; the other splits are evaluated here.
+      const own = (await listEvaluations(database.db, config.runId)).find((e) => e.split === SPLITS[0] && e.mode === 'greedy');
+      const ownMetrics = (own?.metrics ?? {}) as Record<string, number>;
+      const trained = [{ split: SPLITS[0], shots: SHOTS, version: result.policyVersion, score: ownMetrics[ENV.metric], em: ownMetrics.em, f1: ownMetrics.f1, success: ownMetrics.success }];
+      for (const split of SPLITS.slice(1)) trained.push(await evaluateVersion(ctx, config, result.policyVersion, SHOTS, split));
+      await releaseContext(ctx);
       const mismatch = steps.map((r) => (r.metrics as Record<string, number>).logProbMismatch);
       const row = {
         seed,
         algorithm: name,
         runId: config.runId,
         base,
-        trained: evaluation ? { em: (evaluation.metrics as Record<string, number>).em, f1: (evaluation.metrics as Record<string, number>).f1, step: evaluation.step } : undefined,
+        trained,
         steps: result.steps,
         meanReward: steps.map((r) => r.meanReward),
         logProbMismatchMax: Math.max(...mismatch),
+        initSeconds: result.initSeconds,
         wallSeconds: (Date.now() - started) / 1000,
         trainingSeconds: result.trainingSeconds,
         phaseSeconds,
@@ -148,11 +199,14 @@ async function main() {
   console.log(report(results));
 }
 
+type Scored = { split: string; shots: number; version: number; score?: number };
+const scores = (rows: Scored[] | undefined) => (rows ?? []).map((r) => `${r.split} ${r.shots}-shot v${r.version} ${r.score?.toFixed(3) ?? '-'}`).join('; ') || '-';
+
 function report(results: Record<string, unknown>[]): string {
-  const lines = ['| seed | algorithm | base zero-shot EM | base few-shot EM | trained EM | steps | run wall (min) | phases (min) |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
-  for (const r of results as { seed: number; algorithm: string; base: { zeroShot: { em: number }; fewShot: { em: number } }; trained?: { em: number }; steps: number; wallSeconds: number; phaseSeconds: Record<string, number> }[]) {
-    const phases = Object.entries(r.phaseSeconds).sort((a, b) => b[1] - a[1]).map(([p, s]) => `${p} ${(s / 60).toFixed(1)}`).join(', ');
-    lines.push(`| ${r.seed} | ${r.algorithm} | ${r.base.zeroShot.em.toFixed(3)} | ${r.base.fewShot.em.toFixed(3)} | ${r.trained?.em.toFixed(3) ?? '-'} | ${r.steps} | ${(r.wallSeconds / 60).toFixed(1)} | ${phases} |`);
+  const lines = [`${opts.env}, greedy ${ENV.metric}, the first ${opts.evalTasks} tasks of each split`, '', '| seed | algorithm | base | trained | steps | run wall (min) | phases (min) |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of results as { seed: number; algorithm?: string; base?: Scored[]; trained?: Scored[]; steps?: number; wallSeconds: number; phaseSeconds?: Record<string, number> }[]) {
+    const phases = Object.entries(r.phaseSeconds ?? {}).sort((a, b) => b[1] - a[1]).map(([p, s]) => `${p} ${(s / 60).toFixed(1)}`).join(', ');
+    lines.push(`| ${r.seed} | ${r.algorithm ?? '(base only)'} | ${scores(r.base)} | ${scores(r.trained)} | ${r.steps ?? 0} | ${(r.wallSeconds / 60).toFixed(1)} | ${phases} |`);
   }
   return `${lines.join('\n')}\n`;
 }
