@@ -98,6 +98,11 @@ export interface KvDecoder {
    * takes a cache and several new tokens at once with padding between them.
    */
   readonly minSharedPrefix?: number;
+  /**
+   * How many rows of `slots` cache positions may decode together (the KV cache's memory bound); more prompts are
+   * generated in consecutive batches. Absent = no bound.
+   */
+  maxRows?(slots: number): number;
   run(ids: number[], mask: number[], positions: number[], B: number, T: number, cache?: ort.Tensor[]): Promise<{ logits: Float32Array; cache: ort.Tensor[] }>;
 }
 
@@ -133,6 +138,16 @@ export async function generateBatch(decoder: KvDecoder, prompts: number[][], opt
     if (prompt.length >= contextLength) {
       throw new Error(`generate: prompt ${i} has ${prompt.length} tokens; the model's context is ${contextLength} (shorten the context)`);
     }
+  }
+  const rowsAtOnce = decoder.maxRows ? Math.max(1, Math.floor(decoder.maxRows(Math.max(...prompts.map((p) => p.length)) + opts.maxTokens))) : prompts.length;
+  if (prompts.length > rowsAtOnce) {
+    // Consecutive batches; each row keeps its own stream, so it samples what it would in one batch.
+    const streams = opts.streams ?? prompts.map((_, i) => i);
+    for (let start = 0; start < prompts.length; start += rowsAtOnce) {
+      const part = await generateBatch(decoder, prompts.slice(start, start + rowsAtOnce), { ...opts, streams: streams.slice(start, start + rowsAtOnce) }, tokenizer);
+      part.forEach((g, i) => (results[start + i] = g));
+    }
+    return results;
   }
   const T = lossTemperature(opts.temperature);
   const stops = new StopStrings(opts.stopStrings ?? [], opts.stopsAfterLeadingBlank ?? false);

@@ -36,6 +36,13 @@ export interface LlmEngineOptions {
    * or 13 rows of 200).
    */
   maxPrefillFloats?: number;
+  /**
+   * Bytes the KV cache of one generate batch may hold (default 1 GiB: SmolLM2 keeps 46 KB a token, so ~17 apps rows
+   * of 1,400 positions); more prompts decode in consecutive batches. The graph's concat and the copy out to
+   * JavaScript hold about three times this at the peak. Evaluating 168 apps tasks in one batch held ~10 GB and was
+   * killed for memory on a 24 GiB machine.
+   */
+  maxKvBytes?: number;
 }
 
 /** The graph's shape, as its declared inputs and outputs give it. */
@@ -77,6 +84,7 @@ export class OrtLlmEngine implements KvDecoder {
   readonly contextLength: number;
   private readonly attentionHeads: number;
   private readonly maxPrefillFloats: number;
+  private readonly maxKvBytes: number;
   /** A batch's common prompt prefix (system message, few-shot examples) is prefilled once (policy/generate.ts). */
   readonly minSharedPrefix = 16;
 
@@ -89,6 +97,7 @@ export class OrtLlmEngine implements KvDecoder {
     this.contextLength = opts.contextLength;
     this.attentionHeads = opts.attentionHeads ?? this.kvHeads;
     this.maxPrefillFloats = opts.maxPrefillFloats ?? 2 ** 27;
+    this.maxKvBytes = opts.maxKvBytes ?? 2 ** 30;
   }
 
   /** A session from the graph's bytes (an artifact) or a file path. */
@@ -136,6 +145,10 @@ export class OrtLlmEngine implements KvDecoder {
 
   prefillRows(width: number, past = 0): number {
     return this.maxPrefillFloats / (width * (this.vocabSize + this.attentionHeads * (past + width)));
+  }
+
+  maxRows(slots: number): number {
+    return this.maxKvBytes / (slots * this.layers * 2 * this.kvHeads * this.headDim * 4);
   }
 
   async run(ids: number[], mask: number[], positions: number[], B: number, T: number, cache?: ort.Tensor[]): Promise<{ logits: Float32Array; cache: ort.Tensor[] }> {

@@ -82,6 +82,21 @@ describe('generateBatch (a scripted decoder)', () => {
     expect(late).toMatchObject({ tokens: [0, 1, 2, 0], text: '\nab\n', finishReason: 'stop' });
   });
 
+  test('maxRows bounds the rows that decode together: consecutive batches, the same replies, the slots it is asked about', async () => {
+    const asked: number[] = [];
+    const rows: number[] = [];
+    const bounded: KvDecoder = {
+      ...scripted,
+      maxRows: (slots) => (asked.push(slots), 2),
+      run: (ids, mask, positions, B, T, cache) => (rows.push(B), scripted.run(ids, mask, positions, B, T, cache)),
+    };
+    const sampled = { ...opts, temperature: 1 };
+    const all = await generateBatch(scripted, [[0], [1], [2]], sampled, detokenizer);
+    expect(await generateBatch(bounded, [[0], [1], [2]], sampled, detokenizer)).toEqual(all);
+    expect(asked[0]).toBe(1 + opts.maxTokens); // the longest prompt plus the longest reply
+    expect(Math.max(...rows)).toBe(2);
+  });
+
   test('onProgress fires after every prefill run and every decode step; an exception it throws ends the generation', async () => {
     const events: GenerateProgress[] = [];
     const out = await generateBatch(scripted, [[0], [1], [2]], { ...opts, onProgress: (p) => events.push(p) }, detokenizer);
