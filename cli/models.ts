@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { venvStatus } from '../infra/python';
-import { MODELS, modelsDir, requirePulledModel, resolveModelRef, verifyRegisteredModel } from '../policy/llm/models';
+import { llmModelFacts } from '../policy/llm/llm-policy';
+import { MODELS, modelsDir, requirePulledModel, resolveModelRef, SUPPORTED_ARCHITECTURES, verifyRegisteredModel } from '../policy/llm/models';
 import { pullModel } from '../policy/llm/pull';
 import { exportTokenizer, tokenizerDirFor, tokenizerIsCurrent } from '../policy/llm/tokenizer';
 
@@ -45,6 +46,17 @@ export function formatModelRows(rows: readonly ModelRow[]): string {
   return table.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
+/**
+ * `ratchet models check <ref>`: the reference resolves (a registered name must be pulled with its sha256), its
+ * architecture is a supported one, and the facts the rollout engine reads beside the graph are there.
+ */
+export async function checkModelRef(ref: string, opts: { cwd?: string; modelsDir?: string } = {}) {
+  const resolved = resolveModelRef(ref, opts);
+  if (resolved.kind === 'registered') await requirePulledModel(ref, opts.modelsDir);
+  const facts = llmModelFacts(resolved);
+  return { kind: resolved.kind, path: resolved.path, architecture: resolved.architecture, ...facts };
+}
+
 export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('pretrained LLMs for `agent.policy.kind: "llm"`: pull and list them');
   models
@@ -70,10 +82,10 @@ export function registerModelsCommand(program: Command): void {
     });
   models
     .command('check <ref>')
-    .description('validate a model reference: a registered name (pulled, sha256 ok), a GGUF file or a Hugging Face directory (llama architecture)')
+    .description(
+      `validate a model reference: a registered name (pulled, sha256 ok), a GGUF file or a Hugging Face directory (${SUPPORTED_ARCHITECTURES.join(' or ')} architecture)`,
+    )
     .action(async (ref: string) => {
-      const resolved = resolveModelRef(ref);
-      if (resolved.kind === 'registered') await requirePulledModel(ref);
-      console.log(JSON.stringify({ kind: resolved.kind, path: resolved.path, architecture: resolved.architecture }));
+      console.log(JSON.stringify(await checkModelRef(ref)));
     });
 }

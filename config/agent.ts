@@ -180,8 +180,8 @@ export const LlmSftSchema = z.strictObject({
 const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });
 
 /**
- * A pretrained chat LLM (llama architecture), trained by the Python worker on the torch task queue
- * (workers/torch) and rolled out through its chat template on the cpu pool.
+ * A pretrained chat LLM (llama or qwen2 architecture: policy/llm/models.ts SUPPORTED_ARCHITECTURES), trained by the
+ * Python worker on the torch task queue (workers/torch) and rolled out through its chat template on the cpu pool.
  */
 export const LlmPolicySchema = z.strictObject({
   kind: z.literal('llm'),

