@@ -82,9 +82,18 @@ def export_onnx(model: torch.nn.Module, out: str) -> dict:
 
 
 def onnx_bytes(model: torch.nn.Module) -> bytes:
+    """The graph as one file's bytes. A graph over protobuf's 2 GiB limit gets its weights written to side files,
+    which one artifact cannot carry: refused (ValueError: a retry cannot fix it) rather than published without weights."""
     with tempfile.TemporaryDirectory(prefix="ratchet-onnx-") as tmp:
         out = os.path.join(tmp, "policy.onnx")
         export_onnx(model, out)
+        side = [f for f in os.listdir(tmp) if f != "policy.onnx"]
+        if side:
+            size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
+            raise ValueError(
+                f"the fp32 ONNX policy is {size / 2**30:.2f} GiB, over ONNX's 2 GiB single-file limit (weights written to {len(side)} side files): "
+                "rollouts of models this size need external-data graphs, which are not supported yet (SmolLM2-135M exports 0.65 GB)"
+            )
         with open(out, "rb") as f:
             return f.read()
 

@@ -257,6 +257,27 @@ def with_sft(cfg: dict, steps: int = 2, batch_size: int = 2) -> dict:
     return {**cfg, "agent": {**cfg["agent"], "policy": policy}}
 
 
+class OnnxSizeTest(unittest.TestCase):
+    def test_a_graph_whose_weights_spill_into_side_files_is_refused(self) -> None:
+        from ratchet_torch import sync
+
+        def fake_export(model, out):  # what torch's exporter does past 2 GiB: weights beside the graph
+            Path(out).write_bytes(b"graph")
+            Path(out).with_name("model.embed_tokens.weight").write_bytes(b"w" * 1024)
+            return {}
+
+        with mock.patch.object(sync, "export_onnx", fake_export):
+            with self.assertRaisesRegex(ValueError, "2 GiB single-file limit"):
+                sync.onnx_bytes(torch.nn.Linear(1, 1))
+
+        def small_export(model, out):
+            Path(out).write_bytes(b"graph")
+            return {}
+
+        with mock.patch.object(sync, "export_onnx", small_export):
+            self.assertEqual(sync.onnx_bytes(torch.nn.Linear(1, 1)), b"graph")
+
+
 class SftInputTest(unittest.TestCase):
     """initPolicy's SFT inputs are checked before the model loads: bad ones are non-retryable InvalidInput."""
 
