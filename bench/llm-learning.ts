@@ -21,12 +21,13 @@ import { artifactKeys as keys } from '../common/artifact-keys';
 import { LocalArtifactStore } from '../common/artifacts';
 import { parseRunConfig, type RunConfig } from '../config/run-config';
 import { openDatabase } from '../db/client';
-import { listEvaluations, listSteps } from '../db/queries';
+import { getRun, listEvaluations, listSteps } from '../db/queries';
 import { artifactsDir } from '../infra/paths';
 import { up } from '../infra/services';
 import { pullModel } from '../policy/llm/pull';
 import { evaluatePhase, type PhaseContext, releaseContext } from '../trainer/phases';
 import { PolicyCache } from '../trainer/policy-bundle';
+import type { Trajectory } from '../trainer/trajectory';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
 
 const opts = new Command()
@@ -48,13 +49,15 @@ const opts = new Command()
   .option('--max-turns <n>', 'turns per episode (default: deepsearch 3, apps 10)')
   .option('--eval-splits <list>', 'test splits (default: deepsearch single/test, apps test_normal,test_challenge); the first is the run\'s own final evaluation')
   .option('--eval-tasks <n>', 'tasks evaluated per split (the first n; 0 = all)', '40')
+  .option('--base-shots <list>', 'examples in the prompt of each base evaluation (default: 0 and --shots)')
   .option('--no-base', 'skip the base evaluations (zero-shot and few-shot; they do not depend on the algorithm)')
   .option('--base-only', 'evaluate the base (version 0) and stop: no RL')
+  .option('--evaluate <runId>', 'no new run: evaluate a finished run\'s base (version 0, --base-shots) and last version (its own shots) on --eval-splits')
   .option('--out <dir>', 'results folder', 'bench/results')
   .parse()
   .opts<{
     env: string; algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; sftSteps: string; sftTasks: string; sftBatch: string; sftLr: string;
-    lr: string; temperature: string; rank: string; maxActionTokens?: string; maxTurns?: string; evalSplits?: string; evalTasks: string; base: boolean; baseOnly?: boolean; out: string;
+    lr: string; temperature: string; rank: string; maxActionTokens?: string; maxTurns?: string; evalSplits?: string; evalTasks: string; baseShots?: string; base: boolean; baseOnly?: boolean; evaluate?: string; out: string;
   }>();
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -109,17 +112,53 @@ const policyRef = (config: RunConfig, version: number) => {
 async function evaluateVersion(ctx: PhaseContext, config: RunConfig, version: number, shots: number, split: string) {
   const withShots = { ...config, agent: { ...config.agent, policy: { ...config.agent.policy, shots } } } as RunConfig;
   const started = Date.now();
-  const result = await evaluatePhase(ctx, { runId: config.runId, step: version, config: withShots, policy: policyRef(config, version), split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
+  // Details go under runs/<run>/bench-<k>-shot/, never over the run's own evaluation artifacts.
+  const result = await evaluatePhase(ctx, { runId: `${config.runId}/bench-${shots}-shot`, step: version, config: withShots, policy: policyRef(config, version), split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
   const m = result.metrics as Record<string, number>;
   const row = { split, shots, version, score: m[ENV.metric], em: m.em, f1: m.f1, success: m.success, meanTurns: m.meanTurns, episodes: result.episodes, seconds: (Date.now() - started) / 1000 };
   console.log(`${config.runId} v${version} ${split} ${shots}-shot: ${JSON.stringify(row)}`);
   return row;
 }
 
-/** Version 0 on every split: zero-shot, and with the run's examples when it has any. */
+/**
+ * How much SALT had to work with in each recorded step: of the steps (turns) of groups whose rewards differ, how
+ * many fall in a transition node (rl/salt.ts: observation answered, action, observation got) that rollouts with
+ * different rewards share, the steps whose advantage SALT replaces by a mean. Read from the run's artifacts.
+ */
+function saltSharedSteps(config: RunConfig, steps: number): { step: number; steps: number; mixed: number }[] {
+  const store = artifactsDir();
+  const out = [];
+  for (let step = 0; step < steps; step++) {
+    const rewards = JSON.parse(readFileSync(join(store, keys.step(config.runId, step, 'rewards.json')), 'utf8')) as { shard: { key: string }; group: number; sample: number; reward: number }[];
+    const shards = [...new Set(rewards.map((r) => r.shard.key))];
+    const trajectories = shards.flatMap((key) => JSON.parse(readFileSync(join(store, key), 'utf8')) as Trajectory[]);
+    const reward = new Map(rewards.map((r) => [`${r.group}/${r.sample}`, r.reward]));
+    let total = 0;
+    let mixed = 0;
+    for (const group of new Set(trajectories.map((t) => t.group))) {
+      const members = trajectories.filter((t) => t.group === group);
+      const rs = members.map((t) => reward.get(`${t.group}/${t.sample}`)!);
+      if (rs.every((r) => r === rs[0])) continue;
+      const nodes = new Map<string, number[]>();
+      members.forEach((t, i) =>
+        t.turns.forEach((turn, k) => {
+          const node = JSON.stringify([k === 0 ? turn.context : t.turns[k - 1].observation, turn.action, turn.observation]);
+          nodes.set(node, [...(nodes.get(node) ?? []), rs[i]]);
+          total++;
+        }),
+      );
+      for (const r of nodes.values()) if (r.length > 1 && r.some((x) => x !== r[0])) mixed += r.length;
+    }
+    out.push({ step, steps: total, mixed });
+  }
+  return out;
+}
+
+/** Version 0 on every split: zero-shot, and with the run's examples when it has any (or as --base-shots says). */
 async function evaluateBase(ctx: PhaseContext, config: RunConfig) {
   const rows = [];
-  for (const split of SPLITS) for (const shots of SHOTS > 0 ? [0, SHOTS] : [0]) rows.push(await evaluateVersion(ctx, config, 0, shots, split));
+  const shotsList = opts.baseShots ? list(opts.baseShots).map(Number) : SHOTS > 0 ? [0, SHOTS] : [0];
+  for (const split of SPLITS) for (const shots of shotsList) rows.push(await evaluateVersion(ctx, config, 0, shots, split));
   await releaseContext(ctx);
   return rows;
 }
@@ -136,7 +175,19 @@ async function main() {
   const results: Record<string, unknown>[] = [];
   mkdirSync(opts.out, { recursive: true });
 
-  for (const seed of list(opts.seeds).map(Number)) {
+  if (opts.evaluate) {
+    const run = await getRun(database.db, opts.evaluate);
+    if (!run) throw new Error(`--evaluate: no run ${opts.evaluate} in ${stack.databaseUrl}`);
+    const config = parseRunConfig(run.config);
+    const last = run.stepsCompleted;
+    const shots = config.agent.policy.kind === 'llm' ? config.agent.policy.shots : 0;
+    const base = await evaluateBase(ctx, config);
+    const trained = [];
+    for (const split of SPLITS) trained.push(await evaluateVersion(ctx, config, last, shots, split));
+    results.push({ seed: config.seed, algorithm: `${config.algorithm}${config.agent.stepCredit === 'none' ? '' : `+${config.agent.stepCredit}`} (evaluated)`, runId: config.runId, base, trained, steps: last, wallSeconds: 0 });
+    writeFileSync(join(opts.out, 'learning-llm.json'), JSON.stringify({ options: opts, results }, null, 2));
+  }
+  for (const seed of opts.evaluate ? [] : list(opts.seeds).map(Number)) {
     let base: Awaited<ReturnType<typeof evaluateBase>> | undefined;
     for (const name of list(opts.algorithms) as AlgorithmName[]) {
       if (!(name in ALGORITHMS)) throw new Error(`--algorithms: ${name} is not one of ${Object.keys(ALGORITHMS).join(', ')}`);
@@ -184,6 +235,7 @@ async function main() {
         steps: result.steps,
         meanReward: steps.map((r) => r.meanReward),
         logProbMismatchMax: Math.max(...mismatch),
+        saltSharedSteps: saltSharedSteps(config, result.steps),
         initSeconds: result.initSeconds,
         wallSeconds: (Date.now() - started) / 1000,
         trainingSeconds: result.trainingSeconds,
