@@ -5,7 +5,9 @@
  *
  * Prompts are left-padded into one batch (the graph masks padding and counts causality over cache slots) and
  * prefilled a few rows per run to bound the attention scores' memory, then every decode step runs the whole batch
- * for one token. Finished rows are dropped from the batch and the cache.
+ * for one token. Finished rows are dropped from the batch and the cache. Where the decoder allows it, a prefix all
+ * prompts share (an LLM chat's system message and examples) is prefilled once, and a batch too big for the KV
+ * cache's memory bound runs as consecutive batches.
  * Each row samples from its own stream `Rng(seed).fork(row)` (or a label the caller gives it), so a row's tokens
  * do not depend on its neighbours; temperature 0 is greedy. Returned log-probs are those of the distribution
  * sampled from, log softmax(logits / T) before top-p (the model's own when greedy): the trainer's log π_T,
