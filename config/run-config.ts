@@ -107,11 +107,15 @@ export const RunConfigSchema = z
         gpu: z.string().min(1).optional(),
       })
       .prefault({}),
-    /** Activity timeouts and retry pacing; tests shorten them. */
+    /**
+     * Activity timeouts and retry pacing; tests shorten them. By default 5m / 30s, and 60m / 2m for an llm policy:
+     * its initPolicy runs a format SFT (8 min for apps on 2 cores) and its updates and evaluations take minutes on
+     * a CPU, while heartbeats (every micro-batch, prefill run and decode step) still catch a dead worker.
+     */
     timeouts: z
       .strictObject({
-        activityStartToClose: duration.default('5m'),
-        activityHeartbeat: duration.default('30s'),
+        activityStartToClose: duration.optional(),
+        activityHeartbeat: duration.optional(),
         retryInitialInterval: duration.default('1s'),
         retryMaximumInterval: duration.default('30s'),
       })
@@ -179,8 +183,15 @@ export const RunConfigSchema = z
     const defaults = defaultsFor(config.env, config.algorithm);
     const { evaluation, taskQueues } = config;
     const gpu = taskQueues.gpu ?? (config.agent.policy.kind === 'llm' ? DEFAULT_TASK_QUEUES.torch : DEFAULT_TASK_QUEUES.gpu);
+    const llm = config.agent.policy.kind === 'llm';
+    const timeouts = {
+      ...config.timeouts,
+      activityStartToClose: config.timeouts.activityStartToClose ?? (llm ? '60m' : '5m'),
+      activityHeartbeat: config.timeouts.activityHeartbeat ?? (llm ? '2m' : '30s'),
+    };
     return {
       ...config,
+      timeouts,
       taskQueues: { ...taskQueues, gpu },
       split: config.split ?? `${prefix}train`,
       learningRate: config.learningRate ?? defaults.learningRate,

@@ -220,6 +220,14 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, lora: null } } }).agent.policy).toMatchObject({ lora: null });
   });
 
+  it('activity timeouts default to 5m / 30s, and to 60m / 2m for an llm policy (SFT and CPU updates take minutes); explicit values win', () => {
+    expect(parseRunConfig(deepsearch).timeouts).toMatchObject({ activityStartToClose: '5m', activityHeartbeat: '30s' });
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: llm } }).timeouts).toMatchObject({ activityStartToClose: '60m', activityHeartbeat: '2m' });
+    const explicit = parseRunConfig({ ...deepsearch, agent: { policy: llm }, timeouts: { activityStartToClose: '10m' } });
+    expect(explicit.timeouts).toMatchObject({ activityStartToClose: '10m', activityHeartbeat: '2m' });
+    expect(parseRunConfig(explicit).timeouts).toEqual(explicit.timeouts); // a parsed config parses to itself
+  });
+
   it('agent.policy.sft: absent by default (the few-shot base); {} fills the format-SFT defaults', () => {
     expect(parseRunConfig({ ...deepsearch, agent: { policy: llm } }).agent.policy).not.toHaveProperty('sft');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, sft: {} } } }).agent.policy).toMatchObject({
