@@ -1,7 +1,7 @@
 """LLM checkpoints: ONE safetensors file per policy version with everything an update resumes from.
 
 Tensors: `actor.weight/<name>` (the adapter's, or every weight with `lora: null`), `critic.weight/<weight|bias>`
-(PPO's value head), and AdamW's `exp_avg/<name>` and `exp_avg_sq/<name>` for both (`actor.` / `critic.` prefixes).
+(PPO's value head), `reference.weight/<name>` (after a format SFT: version 0's, the KL reference), and AdamW's `exp_avg/<name>` and `exp_avg_sq/<name>` for both (`actor.` / `critic.` prefixes).
 Metadata: ONE key, `ratchet`, holding sorted JSON (format, version, step, model, lora, optimizer step counts):
 safetensors serialises its metadata map in a per-process random order, so several keys would make identical state
 give different bytes.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
@@ -74,6 +75,9 @@ def checkpoint_bytes(state: TrainerState, version: int, step: int) -> bytes:
     for name, p in actor.items():
         tensors[f"actor.weight/{name}"] = p.detach().cpu().contiguous()
     _put_moments(tensors, "actor", actor, state.actor_optimizer)
+    if policy.reference_weights is not None:
+        for name, value in policy.reference_weights.items():
+            tensors[f"reference.weight/{name}"] = value.detach().cpu().contiguous()
     meta = {"format": FORMAT, "version": version, "step": step, "model": policy.model_ref, "lora": policy.lora,
             "actorOptimizerStep": _optimizer_step(state.actor_optimizer), "criticOptimizerStep": 0}
     if policy.value_head is not None and state.critic_optimizer is not None:
@@ -136,6 +140,8 @@ def load_checkpoint(store: LocalArtifactStore, ref: dict, config: dict) -> tuple
         if policy.value_head is not None:
             for name, p in critic_params(policy).items():
                 p.copy_(tensors[f"critic.weight/{name}"])
+    if any(k.startswith("reference.weight/") for k in tensors):
+        policy.reference_weights = OrderedDict((n, tensors[f"reference.weight/{n}"].to(p.device, p.dtype)) for n, p in policy.trainable().items())
     state = new_state(policy)
     _restore_moments(tensors, "actor", policy.trainable(), state.actor_optimizer, int(meta["actorOptimizerStep"]))
     if state.critic_optimizer is not None:

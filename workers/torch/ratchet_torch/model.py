@@ -185,6 +185,9 @@ class Policy:
     lm: torch.nn.Module  # the causal LM that runs the trained weights (peft-injected for LoRA)
     peft: Any  # the PeftModel (LoRA) or None
     value_head: Optional[torch.nn.Linear]
+    # After a format SFT the reference is version 0, the fine-tuned weights, not the pretrained base: their values,
+    # by trainable() name, swapped in while the reference runs (no second model copy).
+    reference_weights: Optional["OrderedDict[str, Tensor]"] = None
 
     def trainable(self) -> "OrderedDict[str, Tensor]":
         """Trainable parameters by name, in module order (tied weights once)."""
@@ -195,8 +198,21 @@ class Policy:
 
     @contextlib.contextmanager
     def reference(self) -> Iterator[torch.nn.Module]:
-        """The frozen reference: the adapter disabled (LoRA) or the pristine base (full fine-tuning)."""
-        if self.peft is not None:
+        """The frozen reference: version 0's weights swapped in after a format SFT; else the adapter disabled (LoRA)
+        or the pristine base (full fine-tuning)."""
+        if self.reference_weights is not None:
+            trained = self.trainable()
+            saved = {n: p.detach().clone() for n, p in trained.items()}
+            with torch.no_grad():
+                for n, p in trained.items():
+                    p.copy_(self.reference_weights[n])
+            try:
+                yield self.lm
+            finally:
+                with torch.no_grad():
+                    for n, p in trained.items():
+                        p.copy_(saved[n])
+        elif self.peft is not None:
             with self.peft.disable_adapter():
                 yield self.lm
         else:

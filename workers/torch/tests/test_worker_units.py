@@ -375,6 +375,24 @@ class SftTest(unittest.TestCase):
             self.assertEqual((meta["version"], meta["step"], meta["actorOptimizerStep"]), (0, 0, 0))
             self.assertTrue(all(float(p.detach().abs().max()) > 0 for n, p in state.policy.trainable().items() if "lora_B" in n))
 
+            # The KL reference is v0, the fine-tuned adapter, not the pretrained base: after the adapter moves (an
+            # update), reference() runs v0's weights, then puts the moved ones back.
+            policy = state.policy
+            inputs = torch.tensor([SFT_DEMOS[0]["tokens"][:24]])
+            attention = torch.ones_like(inputs)
+            logits = lambda lm: lm(input_ids=inputs, attention_mask=attention).logits  # noqa: E731
+            with torch.no_grad():
+                v0 = logits(policy.lm)
+                with policy.peft.disable_adapter():
+                    pretrained = logits(policy.lm)
+                self.assertGreater(float((v0 - pretrained).abs().max()), 1e-4)
+                for p in policy.trainable().values():
+                    p.add_(0.01)
+                moved = logits(policy.lm)
+                with policy.reference() as reference:
+                    self.assertTrue(torch.equal(logits(reference), v0))
+                self.assertTrue(torch.equal(logits(policy.lm), moved))
+
 
 if __name__ == "__main__":
     unittest.main()
