@@ -12,6 +12,7 @@
  * sequence per turn, `prompt ++ encode(action)`, as a rollout records it.
  */
 import { hashSeed } from '../common/random';
+import { unrunnableConfig } from '../config/run-config';
 import type { Environment } from '../envs/types';
 import { chatMessages, type ChatPrompt } from '../policy/llm/chat-episode';
 import type { LlmTokenizer } from '../policy/llm/tokenizer';
@@ -65,7 +66,7 @@ export function llmDemonstrations(
       if (episode.score().success) solved++;
       for (const sequence of asSequences(taskId, chat, turns, tokenizer.stopIds)) {
         if (sequence.tokens.length > opts.contextLength) {
-          throw new Error(`the demonstration of ${taskId} has ${sequence.tokens.length} tokens, more than the model's ${opts.contextLength}-token context`);
+          throw unrunnableConfig(`the demonstration of ${taskId} has ${sequence.tokens.length} tokens, more than the model's ${opts.contextLength}-token context`);
         }
         sequences.push(sequence);
       }

@@ -102,9 +102,14 @@ if (!haveTokenizer) console.warn(`skipping the LLM demonstration tests: no expor
     expect(reply(prompt, a.sequences[0].tokens.slice(start, start + length))).toBe(actionFromReply(prompt, withStop(env, env.expert(taskIds[0], { noise: 0.5, seed: demonstrationSeed(options.seed, taskIds[0], 0) }).act(first))));
   }, 300_000);
 
-  test('a chat longer than the context is refused with the task named', () => {
+  test('a chat longer than the context is refused, non-retryably, with the task named', () => {
     const { env, prompt, split } = subjects.deepsearch;
     const taskId = env.tasks(split)[0].id;
     expect(() => llmDemonstrations(env, tok, prompt, [taskId], { ...options, contextLength: 64 })).toThrow(new RegExp(`${taskId}.*64-token context`));
+    try {
+      llmDemonstrations(env, tok, prompt, [taskId], { ...options, contextLength: 64 });
+    } catch (err) {
+      expect((err as Error).name).toBe('InvalidRunConfig'); // non-retryable: a retry cannot make it fit
+    }
   });
 });
