@@ -31,7 +31,7 @@ export function createDemonstrationActivities(deps: ActivityDeps): Pick<CpuActiv
       }
       heartbeat({ phase: 'demonstrations' });
       const env = envOf(config);
-      const taskIds = env.tasks(config.split!).map((t) => t.id);
+      const taskIds = env.tasks(config.split).map((t) => t.id);
       const { sft } = policy;
       const demonstrations = llmDemonstrations(env, loadLlmTokenizer(model), chatPromptFor(env.name), sft.tasks ? taskIds.slice(0, sft.tasks) : taskIds, {
         perTask: sft.demosPerTask,

@@ -106,7 +106,7 @@ def init_policy(input: dict) -> dict:
             learning_rate=float(settings["learningRate"]), microbatch=int((config["agent"].get("ppo") or {}).get("microbatchSegments") or 8),
             seed=int(config["seed"]), heartbeat=_heartbeat,
         )
-    if metrics is not None:  # the fine-tuned v0, not the pretrained base, is what RL's KL term holds the policy to
+        # The fine-tuned v0, not the pretrained base, is what RL's KL term holds the policy to.
         policy.reference_weights = OrderedDict((n, p.detach().clone()) for n, p in policy.trainable().items())
     # A fresh optimizer state: RL's AdamW starts from zero moments whether or not SFT ran.
     checkpoint = save_checkpoint(store(), llm_checkpoint_key(run_id, 0), new_state(policy), version=0, step=0)

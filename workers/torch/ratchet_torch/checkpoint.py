@@ -1,7 +1,8 @@
 """LLM checkpoints: ONE safetensors file per policy version with everything an update resumes from.
 
 Tensors: `actor.weight/<name>` (the adapter's, or every weight with `lora: null`), `critic.weight/<weight|bias>`
-(PPO's value head), `reference.weight/<name>` (after a format SFT: version 0's, the KL reference), and AdamW's `exp_avg/<name>` and `exp_avg_sq/<name>` for both (`actor.` / `critic.` prefixes).
+(PPO's value head), `reference.weight/<name>` (after a format SFT: version 0's, the KL reference), and AdamW's
+`exp_avg/<name>` and `exp_avg_sq/<name>` for both (`actor.` / `critic.` prefixes).
 Metadata: ONE key, `ratchet`, holding sorted JSON (format, version, step, model, lora, optimizer step counts):
 safetensors serialises its metadata map in a per-process random order, so several keys would make identical state
 give different bytes.
