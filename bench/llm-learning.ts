@@ -18,16 +18,17 @@ import { startWorkers } from '../cli/workers';
 import { withClient } from '../cli/client';
 import { startOptions } from '../cli/start';
 import { artifactKeys as keys } from '../common/artifact-keys';
-import { LocalArtifactStore } from '../common/artifacts';
+import { getJson, LocalArtifactStore } from '../common/artifacts';
 import { parseRunConfig, type RunConfig } from '../config/run-config';
 import { openDatabase } from '../db/client';
 import { getRun, listEvaluations, listSteps } from '../db/queries';
 import { artifactsDir } from '../infra/paths';
 import { up } from '../infra/services';
 import { pullModel } from '../policy/llm/pull';
-import { evaluatePhase, type PhaseContext, releaseContext } from '../trainer/phases';
+import { transitionKey } from '../rl/salt';
+import { turnSteps } from '../trainer/advantages';
+import { evaluatePhase, loadTrajectories, type PhaseContext, releaseContext, type RewardRow } from '../trainer/phases';
 import { PolicyCache } from '../trainer/policy-bundle';
-import type { Trajectory } from '../trainer/trajectory';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
 
 const opts = new Command()
@@ -102,10 +103,12 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
   });
 }
 
-/** The sha256 of a published version, read from the local store's sidecar (the workflow does not expose it). */
+/** An artifact's sha256, read from the local store's sidecar (the workflow does not expose these references). */
+const sidecarSha = (key: string) => readFileSync(join(artifactsDir(), `${key}.sha256`), 'utf8').trim();
+
 const policyRef = (config: RunConfig, version: number) => {
   const key = keys.policy(config.runId, version);
-  return { version, key, sha256: readFileSync(join(artifactsDir(), `${key}.sha256`), 'utf8').trim() };
+  return { version, key, sha256: sidecarSha(key) };
 };
 
 /** Greedy evaluation of a run's policy version on a test split, here in this process, with `shots` examples. */
@@ -122,16 +125,15 @@ async function evaluateVersion(ctx: PhaseContext, config: RunConfig, version: nu
 
 /**
  * How much SALT had to work with in each recorded step: of the steps (turns) of groups whose rewards differ, how
- * many fall in a transition node (rl/salt.ts: observation answered, action, observation got) that rollouts with
- * different rewards share, the steps whose advantage SALT replaces by a mean. Read from the run's artifacts.
+ * many fall in a transition node (rl/salt.ts, keyed as the trainer keys them) that rollouts with different rewards
+ * share, the steps whose advantage SALT replaces by a mean. Read from the run's artifacts.
  */
-function saltSharedSteps(config: RunConfig, steps: number): { step: number; steps: number; mixed: number }[] {
-  const store = artifactsDir();
+async function saltSharedSteps(ctx: PhaseContext, config: RunConfig, steps: number): Promise<{ step: number; steps: number; mixed: number }[]> {
   const out = [];
   for (let step = 0; step < steps; step++) {
-    const rewards = JSON.parse(readFileSync(join(store, keys.step(config.runId, step, 'rewards.json')), 'utf8')) as { shard: { key: string }; group: number; sample: number; reward: number }[];
-    const shards = [...new Set(rewards.map((r) => r.shard.key))];
-    const trajectories = shards.flatMap((key) => JSON.parse(readFileSync(join(store, key), 'utf8')) as Trajectory[]);
+    const rewards = await getJson<RewardRow[]>(ctx.store, { key: keys.step(config.runId, step, 'rewards.json'), sha256: sidecarSha(keys.step(config.runId, step, 'rewards.json')) });
+    const shards = [...new Map(rewards.map((r) => [r.shard.key, r.shard])).values()];
+    const trajectories = await loadTrajectories(ctx.store, shards);
     const reward = new Map(rewards.map((r) => [`${r.group}/${r.sample}`, r.reward]));
     let total = 0;
     let mixed = 0;
@@ -141,8 +143,8 @@ function saltSharedSteps(config: RunConfig, steps: number): { step: number; step
       if (rs.every((r) => r === rs[0])) continue;
       const nodes = new Map<string, number[]>();
       members.forEach((t, i) =>
-        t.turns.forEach((turn, k) => {
-          const node = JSON.stringify([k === 0 ? turn.context : t.turns[k - 1].observation, turn.action, turn.observation]);
+        turnSteps(t, config.agent.saltStates).forEach((s) => {
+          const node = transitionKey(s);
           nodes.set(node, [...(nodes.get(node) ?? []), rs[i]]);
           total++;
         }),
@@ -235,7 +237,7 @@ async function main() {
         steps: result.steps,
         meanReward: steps.map((r) => r.meanReward),
         logProbMismatchMax: Math.max(...mismatch),
-        saltSharedSteps: saltSharedSteps(config, result.steps),
+        saltSharedSteps: await saltSharedSteps(ctx, config, result.steps),
         initSeconds: result.initSeconds,
         wallSeconds: (Date.now() - started) / 1000,
         trainingSeconds: result.trainingSeconds,

@@ -169,7 +169,7 @@ function withStepCredit(
  * turn's state being its whole context (the task's prompt); or with `history` (context before, action, context
  * after). SALT keys a step by all three, GiGPO by the state alone.
  */
-function turnSteps(trajectory: Trajectory, states: AgentTraining['saltStates']) {
+export function turnSteps(trajectory: Trajectory, states: AgentTraining['saltStates']) {
   let offset = 0;
   return trajectory.turns.map((turn, t) => {
     const [state, nextState] =
