@@ -22,9 +22,12 @@ export function createDemonstrationActivities(deps: ActivityDeps): Pick<CpuActiv
       if (policy.kind !== 'llm' || !policy.sft) {
         throw ApplicationFailure.nonRetryable(`writeDemonstrations: run ${runId} asks for no LLM SFT (agent.policy.sft)`, 'InvalidRunConfig');
       }
+      // The model and its window: an unknown, unpulled or malformed model is a config error a retry cannot fix.
       let model;
+      let contextLength;
       try {
         model = resolveModelRef(policy.model);
+        contextLength = llmModelFacts(model).contextLength;
       } catch (err) {
         if (err instanceof ModelRefError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRunConfig');
         throw err;
@@ -38,7 +41,7 @@ export function createDemonstrationActivities(deps: ActivityDeps): Pick<CpuActiv
         noise: sft.demoNoise,
         seed: config.seed,
         shots: policy.shots,
-        contextLength: llmModelFacts(model).contextLength,
+        contextLength,
       });
       return putJson(deps.store, artifactKeys.demonstrations(runId), demonstrations);
     },
