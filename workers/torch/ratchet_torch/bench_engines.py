@@ -19,14 +19,18 @@ import sys
 import time
 
 
-def load_fp32(gguf: str):
+def load_fp32(model_path: str):
+    """A GGUF file (dequantized) or a Hugging Face directory, as an fp32 causal LM."""
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    path = os.path.abspath(gguf)
-    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), dtype=torch.float32)
+    path = os.path.abspath(model_path)
+    if os.path.isfile(path):
+        model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), dtype=torch.float32)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return model.eval()
 
 

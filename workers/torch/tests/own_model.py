@@ -7,7 +7,7 @@ torch worker's own activities, with a local artifact store.
       Prints {"v0": PolicyRef, "v1": PolicyRef}.
   python workers/torch/tests/own_model.py check --model DIR_OR_GGUF --artifacts ROOT < {"sequences", "trajectories", "policy"}
       transformers fp32 log-probs of the pristine model on each sequence {prompt, continuation} (bench_engines
-      reference, which takes a GGUF only), and scoreBatch of the trajectories under `policy` (the trainer's log-probs
+      reference), and scoreBatch of the trajectories under `policy` (the trainer's log-probs
       and its engine mismatch against the sampler's sampleLogProbs). Prints {"reference", "mismatch", "oldLogProbs"}.
 """
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # workers/torch: t
 
 import torch  # noqa: E402
 
-from ratchet_torch import activities as A  # noqa: E402
+from ratchet_torch import activities as A, bench_engines  # noqa: E402
 from ratchet_torch.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from ratchet_torch.model import configure  # noqa: E402
 from ratchet_torch.store import LocalArtifactStore, llm_checkpoint_key  # noqa: E402
@@ -58,32 +58,12 @@ def publish(model: str) -> dict:
     return {"v0": v0, "v1": v1}
 
 
-def reference(model: str, sequences: list[dict]) -> list[list[float]]:
-    """ratchet_torch.bench_engines reference, for a GGUF file or a Hugging Face directory."""
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    path = Path(model).resolve()
-    if path.is_file():
-        lm = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
-    else:
-        lm = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
-    out = []
-    with torch.no_grad():
-        for seq in sequences:
-            prompt, cont = seq["prompt"], seq["continuation"]
-            logp = torch.log_softmax(lm(input_ids=torch.tensor([prompt + cont])).logits[0].double(), dim=-1)
-            rows = torch.arange(len(prompt) - 1, len(prompt) + len(cont) - 1)
-            out.append(logp[rows, torch.tensor(cont)].tolist())
-    return out
-
-
 def check(model: str, request: dict) -> dict:
     rollouts = A.store().put_json(f"runs/{RUN}/step-000000/rollouts-0.json", request["trajectories"])
     result = A.score_batch({"runId": RUN, "step": 0, "config": config(model), "rollouts": [{"key": rollouts["key"], "sha256": rollouts["sha256"]}], "policy": request["policy"]})
     scores = A.store().get_json(result["scores"])
-    return {"reference": reference(model, request["sequences"]), "mismatch": result["mismatch"], "oldLogProbs": scores["oldLogProbs"]}
+    reference = bench_engines.reference(model, {"sequences": request["sequences"]})["logprobs"]
+    return {"reference": reference, "mismatch": result["mismatch"], "oldLogProbs": scores["oldLogProbs"]}
 
 
 def main() -> None:
