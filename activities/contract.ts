@@ -258,6 +258,8 @@ export interface RecordRunInput {
   execution?: string;
   /** On a fresh start: refuse (non-retryable `RunIdInUse`) when another chain already owns this run id's rows. */
   claim?: boolean;
+  /** Why the run failed (status `failed`): the activity, its error type and message. */
+  error?: string;
 }
 
 /** What one environment implements so the training workflow can train on it. */
@@ -283,7 +285,8 @@ export type StepActivities = Pick<
 /** Activities on the cpu queue (env-independent recordRun and recordEvaluation included). */
 export interface CpuActivities
   extends Pick<EnvStepActivities, 'selectTasks' | 'rolloutBatch' | 'checkRewards' | 'computeAdvantages' | 'recordStep' | 'evaluatePolicy'> {
-  recordRun(input: RecordRunInput): Promise<void>;
+  /** Also stores the config as an artifact: the later activities of the run get only its reference (activities/config-ref.ts). */
+  recordRun(input: RecordRunInput): Promise<ArtifactRef>;
   recordEvaluation(input: RecordEvaluationInput): Promise<void>;
   /** The expert's tokenized chats an LLM run's initPolicy fine-tunes on (activities/llm-demonstrations.ts). */
   writeDemonstrations(input: WriteDemonstrationsInput): Promise<ArtifactRef>;

@@ -9,6 +9,7 @@ import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
 import { isTemporalUp } from '../infra/temporal';
 import { withClient } from './client';
 import { resumeRun } from './resume';
+import { registerCodecServerCommand } from './codec-server';
 import { registerModelsCommand } from './models';
 import { buildBaseCheckpoint } from './sft';
 import { trainLocal } from './train-local';
@@ -57,7 +58,10 @@ program
     const database = openDatabase(url, 1);
     try {
       const runs = await listRuns(database.db, 10).catch(() => []);
-      for (const run of runs) console.log(`run ${run.runId}  ${run.env}/${run.algorithm}  ${run.status}  steps ${run.stepsCompleted}`);
+      for (const run of runs) {
+        console.log(`run ${run.runId}  ${run.env}/${run.algorithm}  ${run.status}  steps ${run.stepsCompleted}`);
+        if (run.error) console.log(`    failed: ${run.error}`);
+      }
     } finally {
       await database.close();
     }
@@ -163,6 +167,7 @@ program
   });
 
 registerModelsCommand(program);
+registerCodecServerCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`ratchet: ${err.message}`);

@@ -8,6 +8,7 @@ import { parseRunConfig, type RunConfig } from '../config/run-config';
 import { resolveModelRef } from '../policy/llm/models';
 import * as sa from '../workflows/search-attributes';
 import type { Progress, TrainingRunResult } from '../workflows/training-run';
+import { describeFailure } from '../workflows/failure';
 
 export function workflowIdFor(runId: string): string {
   return `train-${runId}`;
@@ -17,10 +18,12 @@ export function workflowIdFor(runId: string): string {
 export function loadRunConfig(file: string, overrides: Record<string, unknown> = {}): { raw: Record<string, unknown>; config: RunConfig } {
   let raw: Record<string, unknown>;
   try {
-    raw = { ...JSON.parse(readFileSync(file, 'utf8')), ...overrides };
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new Error(`cannot read run config ${file}: ${(err as Error).message}`);
   }
+  // Only an object takes the overrides: spreading a list, a string or null would hide what the file holds.
+  if (Object.keys(overrides).length && raw && typeof raw === 'object' && !Array.isArray(raw)) raw = { ...raw, ...overrides };
   let config: RunConfig;
   try {
     config = parseRunConfig(raw);
@@ -101,7 +104,7 @@ export async function watchRun(handle: WorkflowHandle, pollMs = 500): Promise<Tr
         reward: progress.last ? progress.last.meanReward.toFixed(3) : '-',
         success: progress.last ? (100 * progress.last.successRate).toFixed(1) : '-',
         version: progress.policyVersion,
-        phase: progress.paused ? 'paused' : progress.phase,
+        phase: progress.paused ? 'paused' : `${progress.phase}${await retrying(handle)}`,
       };
       if (!started) bar.start(progress.totalSteps, progress.step, payload);
       else bar.update(progress.step, payload);
@@ -111,7 +114,8 @@ export async function watchRun(handle: WorkflowHandle, pollMs = 500): Promise<Tr
   }
   const final = await result.catch((err) => {
     if (started) bar.stop();
-    throw err;
+    // The cause, not just "workflow execution failed": which activity, how its retries ended, the root error.
+    throw new Error(`run ${handle.workflowId} failed: ${describeFailure(err instanceof Error && err.cause ? err.cause : err)}`);
   });
   if (started) {
     bar.update(final.steps, {
@@ -123,4 +127,13 @@ export async function watchRun(handle: WorkflowHandle, pollMs = 500): Promise<Tr
     bar.stop();
   }
   return final;
+}
+
+/** " (retrying rolloutBatch: attempt 3, last error ...)" while an activity is being retried, else "". */
+async function retrying(handle: WorkflowHandle): Promise<string> {
+  const description = await handle.describe().catch(() => undefined);
+  const pending = description?.raw.pendingActivities?.find((a) => (a.attempt ?? 1) > 1);
+  if (!pending) return '';
+  const last = pending.lastFailure?.cause?.message ?? pending.lastFailure?.message ?? '';
+  return ` (retrying ${pending.activityType?.name}: attempt ${pending.attempt}${last ? `, last error: ${last.slice(0, 80)}` : ''})`;
 }

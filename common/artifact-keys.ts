@@ -25,6 +25,8 @@ export const artifactKeys = {
   evaluation: (runId: string, step: number, split: string, mode: string) => `runs/${runId}/eval/step-${pad(step)}/${split.replace('/', '-')}-${mode.replace('@', '-at-')}.json`,
   /** LLM policies: the expert's chats, tokenized, that initPolicy fine-tunes on (`agent.policy.sft`). */
   demonstrations: (runId: string) => `runs/${runId}/demonstrations.json`,
+  /** The run's validated config, named by its content hash (a resumed run with another config gets another key). */
+  config: (runId: string, sha256: string) => `runs/${runId}/config/${sha256.slice(0, 16)}.json`,
   /** The base policy's SFT summary (text agents that built their own base). */
   baseSft: (runId: string) => `runs/${runId}/base-sft.json`,
 };

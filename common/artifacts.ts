@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { ARTIFACT_KEY_RULE, isArtifactKey } from './artifact-key';
 
 /** What crosses Temporal and sits in Postgres: an artifact's key and the sha256 every reader verifies. */
 export interface ArtifactRef {
@@ -51,12 +52,8 @@ export async function getJson<T>(store: ArtifactStore, ref: ArtifactRef): Promis
   return JSON.parse(new TextDecoder().decode(await store.get(ref.key, ref.sha256))) as T;
 }
 
-const KEY_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
-
 export function checkKey(key: string): void {
-  if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '..' || part === '.')) {
-    throw new Error(`invalid artifact key ${JSON.stringify(key)}: use letters, digits, '.', '_', '-' and '/'`);
-  }
+  if (!isArtifactKey(key)) throw new Error(`invalid artifact key ${JSON.stringify(key)}: use ${ARTIFACT_KEY_RULE}`);
 }
 
 /** Objects as files under a root folder, each with a `<file>.sha256` sidecar; writes are atomic (temp + rename). */

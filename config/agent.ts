@@ -8,6 +8,7 @@
  * defaults. The parsed (output) type always holds plain values.
  */
 import { z } from 'zod';
+import { ARTIFACT_KEY_RULE, isArtifactKey } from '../common/artifact-key';
 import { type AgentDefaults, defaultsFor } from './defaults';
 
 export const AGENT_ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinforce_pp'] as const;
@@ -39,6 +40,13 @@ export const ModelSizeSchema = z.strictObject({
    * otherwise equal bases (bench/learning.ts, which turns it on for deepsearch).
    */
   rotary: z.boolean().default(false),
+}).superRefine((model, ctx) => {
+  // policy/model.ts splits the width into heads, and rotary embeddings rotate pairs of each head's dimensions.
+  if (model.width % model.heads !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['width'], message: `must be divisible by heads (${model.heads}); ${model.width} is not` });
+  } else if (model.rotary && (model.width / model.heads) % 2 !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['rotary'], message: `rotary embeddings need an even head size; width / heads = ${model.width / model.heads}` });
+  }
 });
 
 export const SamplingSchema = z.strictObject({
@@ -60,8 +68,11 @@ export const PpoSchema = z.strictObject({
   epochs: z.int().min(1).max(32).optional(),
   /** Turn segments per optimizer step. By algorithm (loop: LOOP_LOSS.miniBatchSize). */
   minibatchSegments: z.int().min(1).max(4096).optional(),
-  /** Segments per forward/backward pass; gradients are accumulated up to the minibatch (bounds memory). */
-  microbatchSegments: z.int().min(1).max(512).default(8),
+  /**
+   * Segments per forward/backward pass; gradients are accumulated up to the minibatch (bounds memory), so at most
+   * minibatchSegments. Absent: 8, or the minibatch when that is smaller.
+   */
+  microbatchSegments: z.int().min(1).max(512).optional(),
   /** By algorithm: 0.2 / 0.28 (clip-higher), loop 0.1 / 0.1. */
   clipLow: z.number().min(0).max(1).optional(),
   clipHigh: z.number().min(0).max(5).optional(),
@@ -118,7 +129,12 @@ export const GigpoSchema = z.strictObject({
 
 export const BaseModelSchema = z.strictObject({
   /** An existing base checkpoint (from `ratchet sft`); when absent the run builds one on its first step. */
-  checkpoint: z.strictObject({ key: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  checkpoint: z
+    .strictObject({
+      key: z.string().min(1).max(1024).refine(isArtifactKey, `an artifact key: ${ARTIFACT_KEY_RULE}`),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
   /** Expert demonstrations per train task, and how noisy the expert is (0 = flawless). */
   demosPerTask: z.int().min(1).max(64).default(2),
   demoNoise: z.number().min(0).max(1).default(0.3),
@@ -156,7 +172,7 @@ export const LoraSchema = z.strictObject({
   alpha: z.number().positive().max(4096).default(32),
   dropout: z.number().min(0).max(0.9).default(0),
   /** Linear layers that get an adapter (llama names): all of them by default, as QLoRA found best. */
-  targetModules: z.array(z.string().regex(/^[A-Za-z0-9_.]+$/)).min(1).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
+  targetModules: z.array(z.string().max(128).regex(/^[A-Za-z0-9_.]+$/)).min(1).max(64).default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']),
 });
 
 /**
@@ -186,7 +202,7 @@ const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });
 export const LlmPolicySchema = z.strictObject({
   kind: z.literal('llm'),
   /** A registered name (`ratchet models list`), a .gguf file, or a Hugging Face model directory. */
-  model: z.string().min(1),
+  model: z.string().min(1).max(4096),
   /** LoRA settings; `null` fine-tunes every weight (and stores them all in each checkpoint). */
   lora: LoraSchema.nullable().prefault({}),
   /** Solved examples of the scripted expert shown before the task (policy/llm/chat-episode.ts). */
@@ -234,6 +250,16 @@ export const AgentTrainingInputSchema = z
     base: BaseModelSchema.prefault({}),
   })
   .superRefine((agent, ctx) => {
+    // trainer/prompt.ts: the built-in policy's window holds the bos token, at least one context token and the action.
+    const { contextLength } = agent.model;
+    const { maxActionTokens } = agent.sampling;
+    if (agent.policy.kind === 'builtin' && contextLength < maxActionTokens + 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'contextLength'],
+        message: `${contextLength} leaves no room for a prompt beside sampling.maxActionTokens (${maxActionTokens}): needs at least ${maxActionTokens + 2}`,
+      });
+    }
     if (agent.salt !== undefined && agent.stepCredit !== undefined && stepCreditOf({ salt: agent.salt }) !== agent.stepCredit) {
       ctx.addIssue({
         code: 'custom',
@@ -250,9 +276,12 @@ export function stepCreditOf(agent: Pick<AgentTrainingInput, 'stepCredit' | 'sal
   return agent.stepCredit ?? (agent.salt ? 'salt' : 'none');
 }
 
+const DEFAULT_MICROBATCH_SEGMENTS = 8;
+
 /** Fill the settings the input left out from `defaults` (config/defaults.ts); explicit values win. */
 export function resolveAgentTraining(agent: AgentTrainingInput, defaults: AgentDefaults) {
   const { salt, stepCredit, sampling, ppo, kl, ...rest } = agent;
+  const minibatchSegments = ppo.minibatchSegments ?? defaults.minibatchSegments;
   return {
     ...rest,
     stepCredit: stepCreditOf({ salt, stepCredit }),
@@ -260,7 +289,8 @@ export function resolveAgentTraining(agent: AgentTrainingInput, defaults: AgentD
     ppo: {
       ...ppo,
       epochs: ppo.epochs ?? defaults.epochs,
-      minibatchSegments: ppo.minibatchSegments ?? defaults.minibatchSegments,
+      minibatchSegments,
+      microbatchSegments: ppo.microbatchSegments ?? Math.min(DEFAULT_MICROBATCH_SEGMENTS, minibatchSegments),
       clipLow: ppo.clipLow ?? defaults.clipLow,
       clipHigh: ppo.clipHigh ?? defaults.clipHigh,
       dualClip: ppo.dualClip === undefined ? defaults.dualClip : ppo.dualClip, // null is an explicit "off"

@@ -6,17 +6,16 @@
  * needs one.
  */
 import { z } from 'zod';
-import { AgentTrainingInputSchema, GROUP_ESTIMATORS, resolveAgentTraining, stepCreditOf } from './agent';
+import { type AgentTrainingInput, AgentTrainingInputSchema, GROUP_ESTIMATORS, resolveAgentTraining, stepCreditOf } from './agent';
 import { defaultsFor } from './defaults';
+import { DEEPSEARCH_MIN_PASSAGES, MAX_TURNS, splitSize } from './env-limits';
+import { resolveTimeouts, TimeoutsSchema } from './timeouts';
 
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
 
 /** `torch`: the Python worker (workers/torch) that trains LLM policies; an `llm` run's gpu queue by default. */
 export const DEFAULT_TASK_QUEUES = { control: 'ratchet-control', cpu: 'ratchet-cpu', gpu: 'ratchet-gpu', torch: 'ratchet-torch' } as const;
-
-/** A Temporal duration string such as `500ms`, `30s`, `2m`, `1h`. */
-const duration = z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration like "500ms", "30s", "2m" or "1h"');
 
 export const BanditConfigSchema = z.strictObject({
   arms: z.int().min(2).max(64).default(8),
@@ -29,6 +28,12 @@ export const BanditConfigSchema = z.strictObject({
   /** Simulated training time per update (heartbeating), so fault tests can kill the gpu worker mid-update. */
   updateLatencyMs: z.int().min(0).max(60_000).default(0),
 });
+
+/**
+ * A task queue name Temporal accepts: a longer one fails every workflow task that schedules an activity on it
+ * (the server's ID length limit is 1000), retried forever instead of failing the run.
+ */
+const taskQueue = z.string().min(1).max(200);
 
 /** Every algorithm a run may name; the text agents implement all but `reinforce`, the bandit a subset. */
 export const ALGORITHMS = ['ppo', 'grpo', 'drgrpo', 'rloo', 'loop', 'reinforce_pp', 'reinforce'] as const;
@@ -47,7 +52,8 @@ export const AppsConfigSchema = z.strictObject({
 export const DeepSearchConfigSchema = z.strictObject({
   /** Seed of the generated encyclopedia and questions. */
   seed: z.int().min(0).default(0),
-  passages: z.int().min(200).max(15_000).default(10_000),
+  /** At least DEEPSEARCH_MIN_PASSAGES: fewer cannot hold the fixed question splits (config/env-limits.ts). */
+  passages: z.int().min(DEEPSEARCH_MIN_PASSAGES).max(15_000).default(10_000),
   /** Question family: single-hop (NQ-like) or multi-hop (MuSiQue-like); splits are `${family}/train` etc. */
   family: z.enum(['single', 'multi']).default('single'),
 });
@@ -101,25 +107,14 @@ export const RunConfigSchema = z
     continueAsNewEvery: z.int().min(1).default(100),
     taskQueues: z
       .strictObject({
-        control: z.string().min(1).default(DEFAULT_TASK_QUEUES.control),
-        cpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.cpu),
+        control: taskQueue.default(DEFAULT_TASK_QUEUES.control),
+        cpu: taskQueue.default(DEFAULT_TASK_QUEUES.cpu),
         /** By policy kind: `ratchet-gpu` (TypeScript worker) for builtin, `ratchet-torch` (Python worker) for llm. */
-        gpu: z.string().min(1).optional(),
+        gpu: taskQueue.optional(),
       })
       .prefault({}),
-    /**
-     * Activity timeouts and retry pacing; tests shorten them. By default 5m / 30s, and 60m / 2m for an llm policy:
-     * its initPolicy runs a format SFT (8 min for apps on 2 cores) and its updates and evaluations take minutes on
-     * a CPU, while heartbeats (every micro-batch, prefill run and decode step) still catch a dead worker.
-     */
-    timeouts: z
-      .strictObject({
-        activityStartToClose: duration.optional(),
-        activityHeartbeat: duration.optional(),
-        retryInitialInterval: duration.default('1s'),
-        retryMaximumInterval: duration.default('30s'),
-      })
-      .prefault({}),
+    /** Activity timeouts and retries by kind (config/timeouts.ts); tests shorten them. */
+    timeouts: TimeoutsSchema.prefault({}),
     bandit: BanditConfigSchema.prefault({}),
     apps: AppsConfigSchema.prefault({}),
     deepsearch: DeepSearchConfigSchema.prefault({}),
@@ -145,13 +140,7 @@ export const RunConfigSchema = z
         ctx.addIssue({ code: 'custom', path: [...path], message: `unknown ${config.env} split ${JSON.stringify(split)}; expected one of ${splits.join(', ')}` });
       }
     }
-    if (config.env === 'bandit' && config.tasksPerStep > config.bandit.tasks) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tasksPerStep'],
-        message: `must be at most bandit.tasks (${config.bandit.tasks})`,
-      });
-    }
+    checkTaskCounts(config, ctx);
     if (config.env === 'bandit' && config.agent.policy.kind !== 'builtin') {
       ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'kind'], message: 'the bandit has no text agent; an llm policy needs env apps or deepsearch' });
     }
@@ -172,6 +161,7 @@ export const RunConfigSchema = z
         message: `refill replaces the flat groups that a group estimator (${GROUP_ESTIMATORS.join(', ')}) drops; ${config.algorithm} trains on every group, so there is nothing to refill`,
       });
     }
+    checkAgentFitsEnvironment(config, ctx);
     const { passK, passN } = config.evaluation;
     if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {
       const message = passK > 0 ? `must be at least passK (${passK})` : 'samples for pass@k: set passK > 0 too';
@@ -179,26 +169,75 @@ export const RunConfigSchema = z
     }
   })
   .transform((config) => {
-    const prefix = config.env === 'deepsearch' ? `${config.deepsearch.family}/` : '';
     const defaults = defaultsFor(config.env, config.algorithm);
     const { evaluation, taskQueues } = config;
     const gpu = taskQueues.gpu ?? (config.agent.policy.kind === 'llm' ? DEFAULT_TASK_QUEUES.torch : DEFAULT_TASK_QUEUES.gpu);
     const llm = config.agent.policy.kind === 'llm';
-    const timeouts = {
-      ...config.timeouts,
-      activityStartToClose: config.timeouts.activityStartToClose ?? (llm ? '60m' : '5m'),
-      activityHeartbeat: config.timeouts.activityHeartbeat ?? (llm ? '2m' : '30s'),
-    };
+    const timeouts = resolveTimeouts(config.timeouts, llm);
     return {
       ...config,
       timeouts,
       taskQueues: { ...taskQueues, gpu },
-      split: config.split ?? `${prefix}train`,
+      split: config.split ?? defaultSplit(config, 'train'),
       learningRate: config.learningRate ?? defaults.learningRate,
       agent: resolveAgentTraining(config.agent, defaults),
-      evaluation: { ...evaluation, split: evaluation.split ?? `${prefix}dev`, passN: evaluation.passN ?? evaluation.passK },
+      evaluation: { ...evaluation, split: evaluation.split ?? defaultSplit(config, 'dev'), passN: evaluation.passN ?? evaluation.passK },
     };
   });
+
+/** The parsed fields the cross-field checks read (before defaults by env and algorithm are filled in). */
+interface ParsedFields {
+  env: EnvName;
+  algorithm: Algorithm;
+  split?: string;
+  tasksPerStep: number;
+  bandit: { tasks: number };
+  deepsearch: { family: 'single' | 'multi' };
+  evaluation: { split?: string; tasks: number };
+  dynamicSampling: { maxGroups?: number };
+  agent: AgentTrainingInput;
+}
+
+/**
+ * Counts a split must hold: the step draws tasksPerStep distinct tasks of the training split, and the evaluation,
+ * the llm's format SFT and dynamic sampling's budget count tasks too; a larger number would be cut silently.
+ */
+function checkTaskCounts(config: ParsedFields, ctx: z.RefinementCtx): void {
+  const atMostSplit = (path: string[], count: number, split: string, zero = '') => {
+    const size = splitSize(config, split);
+    if (size === undefined || count <= size) return; // an unknown split is reported on its own
+    const tasks = config.env === 'bandit' ? 'bandit.tasks' : `the ${split} split`;
+    ctx.addIssue({ code: 'custom', path, message: `must be at most the ${size} tasks of ${tasks}${zero}` });
+  };
+  const train = config.split ?? defaultSplit(config, 'train');
+  atMostSplit(['tasksPerStep'], config.tasksPerStep, train);
+  atMostSplit(['evaluation', 'tasks'], config.evaluation.tasks, config.evaluation.split ?? defaultSplit(config, 'dev'), ' (0 = all of them)');
+  const { policy } = config.agent;
+  if (policy.kind === 'llm' && policy.sft) atMostSplit(['agent', 'policy', 'sft', 'tasks'], policy.sft.tasks, train, ' (0 = all of them)');
+  const { maxGroups } = config.dynamicSampling;
+  if (maxGroups !== undefined && maxGroups < config.tasksPerStep) {
+    ctx.addIssue({ code: 'custom', path: ['dynamicSampling', 'maxGroups'], message: `counts the step's first tasksPerStep (${config.tasksPerStep}) groups too, so it must be at least that` });
+  }
+}
+
+/** Settings of the text agent that its environment and its own other settings must allow. */
+function checkAgentFitsEnvironment(config: ParsedFields, ctx: z.RefinementCtx): void {
+  if (config.env === 'bandit') return; // the bandit has no text agent: the agent section is not used
+  const { maxTurns } = config.agent.sampling;
+  if (maxTurns !== undefined && maxTurns > MAX_TURNS[config.env]) {
+    ctx.addIssue({ code: 'custom', path: ['agent', 'sampling', 'maxTurns'], message: `${config.env} episodes end after at most ${MAX_TURNS[config.env]} turns` });
+  }
+  const { ppo } = config.agent;
+  const minibatch = ppo.minibatchSegments ?? defaultsFor(config.env, config.algorithm).minibatchSegments;
+  if (ppo.microbatchSegments !== undefined && ppo.microbatchSegments > minibatch) {
+    const source = ppo.minibatchSegments === undefined ? `the ${config.algorithm} default ` : '';
+    ctx.addIssue({ code: 'custom', path: ['agent', 'ppo', 'microbatchSegments'], message: `must be at most ppo.minibatchSegments (${source}${minibatch}): a micro-batch is part of a minibatch` });
+  }
+}
+
+function defaultSplit(config: { env: EnvName; deepsearch: { family: string } }, split: 'train' | 'dev'): string {
+  return config.env === 'deepsearch' ? `${config.deepsearch.family}/${split}` : split;
+}
 
 /** Attempts per task in an evaluation: one greedy episode, or for pass@k n = max(k, evaluation.passN) samples. */
 export function evaluationAttempts(evaluation: { passN: number }, mode: 'greedy' | 'pass@k', k: number): number {

@@ -34,7 +34,7 @@ export async function claimRun(db: Database, row: RunRow & { executionId: string
     .values(row)
     .onConflictDoUpdate({
       target: runs.runId,
-      set: { workflowId: row.workflowId, status: row.status, stepsCompleted: row.stepsCompleted, config: row.config, updatedAt: sql`now()` },
+      set: { workflowId: row.workflowId, status: row.status, stepsCompleted: row.stepsCompleted, config: row.config, error: null, updatedAt: sql`now()` },
       setWhere: sql`${runs.executionId} = ${row.executionId}`,
     })
     .returning({ runId: runs.runId });
@@ -52,6 +52,7 @@ export async function upsertRun(db: Database, row: RunRow): Promise<void> {
         status: row.status,
         stepsCompleted: row.stepsCompleted,
         config: row.config,
+        error: row.error ?? null,
         ...(row.executionId ? { executionId: row.executionId } : {}),
         updatedAt: sql`now()`,
       },

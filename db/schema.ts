@@ -18,6 +18,8 @@ export const runs = pgTable('runs', {
   config: jsonb('config').notNull(),
   /** The workflow chain (first execution's run id) that owns this run id; a fresh start by another is refused. */
   executionId: text('execution_id'),
+  /** Why a failed run failed: the activity, its error type and message (null unless status is failed). */
+  error: text('error'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

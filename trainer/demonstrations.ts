@@ -4,6 +4,7 @@
  * pre-training: imperfect, so RL has room to improve it.
  */
 import { hashSeed } from '../common/random';
+import { unrunnableConfig } from '../config/run-config';
 import type { Environment } from '../envs/types';
 import type { SftExample } from '../policy/sft';
 import type { Tokenizer } from '../policy/tokenizer';
@@ -76,7 +77,8 @@ export function demonstrationExamples(tokenizer: Tokenizer, demos: readonly Demo
     const prompt = promptTokens(tokenizer, context, contextLength, maxActionTokens);
     const target = tokenizer.encode(action);
     if (target.length > maxActionTokens) {
-      throw new Error(
+      // The same config and worlds give the same demonstrations: no retry can succeed.
+      throw unrunnableConfig(
         `demonstration of ${taskId} has a ${target.length}-token action, over sampling.maxActionTokens = ${maxActionTokens} ` +
           `(raise it so the policy can write every expert action): ${JSON.stringify(action.slice(0, 80))}`,
       );

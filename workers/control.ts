@@ -1,5 +1,6 @@
 /** The control pool: runs workflows only (the training loop), never activities. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { payloadCodecs } from '../common/payload-codec';
 import { exitOnError, runWorkerProcess } from './run-worker';
 import { workerSettings } from './settings';
 
@@ -16,6 +17,7 @@ export async function createControlWorker(options: ControlWorkerOptions): Promis
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? settings.namespace,
+    dataConverter: { payloadCodecs: payloadCodecs() },
     taskQueue: options.taskQueue ?? settings.taskQueues.control,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
   });

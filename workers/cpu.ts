@@ -1,8 +1,10 @@
 /** The cpu pool: task selection, rollouts, reward checks, advantages and records. Applies migrations at start. */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createCpuActivities, type ActivityDeps } from '../activities';
+import { configRefInterceptors } from '../activities/config-ref';
 import { LocalArtifactStore } from '../common/artifacts';
 import { migrateDatabase, openDatabase } from '../db/client';
+import { payloadCodecs } from '../common/payload-codec';
 import { exitOnError, runWorkerProcess } from './run-worker';
 import { workerSettings } from './settings';
 
@@ -18,7 +20,9 @@ export async function createCpuWorker(options: ActivityWorkerOptions): Promise<W
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? settings.namespace,
+    dataConverter: { payloadCodecs: payloadCodecs() },
     taskQueue: options.taskQueue ?? settings.taskQueues.cpu,
+    interceptors: configRefInterceptors(options.deps.store),
     activities: createCpuActivities(options.deps),
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '5s',

@@ -1,9 +1,11 @@
 /** The gpu pool: scoring, policy updates and weight sync; one activity at a time (one update per GPU). */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
+import { configRefInterceptors } from '../activities/config-ref';
 import { LocalArtifactStore } from '../common/artifacts';
 import { migrateDatabase, openDatabase } from '../db/client';
 import type { ActivityWorkerOptions } from './cpu';
+import { payloadCodecs } from '../common/payload-codec';
 import { exitOnError, runWorkerProcess } from './run-worker';
 import { workerSettings } from './settings';
 
@@ -12,7 +14,9 @@ export async function createGpuWorker(options: ActivityWorkerOptions): Promise<W
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? settings.namespace,
+    dataConverter: { payloadCodecs: payloadCodecs() },
     taskQueue: options.taskQueue ?? settings.taskQueues.gpu,
+    interceptors: configRefInterceptors(options.deps.store),
     activities: createGpuActivities(options.deps),
     maxConcurrentActivityTaskExecutions: 1,
     // Give an in-flight update time to finish its checkpoint on a graceful stop.

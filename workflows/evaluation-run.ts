@@ -3,15 +3,17 @@
  * `evaluation.every` steps and at the end. Greedy always; pass@k too when `evaluation.passK` > 0.
  * Each mode is evaluated on the cpu queue, then recorded as one `evaluations` row (an upsert).
  */
-import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
-import type { CpuActivities, EvaluationResult, PolicyRef } from '../activities/contract';
+import { setCurrentDetails } from '@temporalio/workflow';
+import type { ArtifactRef, EvaluationResult, PolicyRef } from '../activities/contract';
 import { evaluationModes } from '../trainer/step';
-import { activityOptions } from './activity-options';
+import { runActivities } from './run-activities';
 import { validateRunConfig } from './validate';
 
 export interface EvaluationRunInput {
   /** The run's config as trainingRun received it (validated again here: a child is its own workflow). */
   config: unknown;
+  /** The stored config, which the activities get instead (absent in older runs' inputs). */
+  configRef?: ArtifactRef;
   /** Steps completed when this policy was published. */
   step: number;
   policy: PolicyRef;
@@ -24,10 +26,10 @@ export interface EvaluationSummary {
   modes: { mode: string; metrics: EvaluationResult['metrics']; episodes: number }[];
 }
 
-export async function evaluationRun({ config: rawConfig, step, policy }: EvaluationRunInput): Promise<EvaluationSummary> {
+export async function evaluationRun({ config: rawConfig, configRef, step, policy }: EvaluationRunInput): Promise<EvaluationSummary> {
   const config = validateRunConfig(rawConfig);
   const { split, tasks } = config.evaluation;
-  const cpu = proxyActivities<Pick<CpuActivities, 'evaluatePolicy' | 'recordEvaluation'>>({ ...activityOptions(config), taskQueue: config.taskQueues.cpu });
+  const { cpu } = runActivities(config, () => configRef);
 
   const summary: EvaluationSummary = { step, policyVersion: policy.version, split, modes: [] };
   for (const { mode, k, label } of evaluationModes(config)) {

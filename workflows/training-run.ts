@@ -15,18 +15,17 @@ import {
   defineSignal,
   defineUpdate,
   isCancellation,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CpuActivities, GpuActivities, PolicyRef, ResumePoint, StepActivities, StepMetrics } from '../activities/contract';
-import { activityOptions } from './activity-options';
-import type { RunConfig } from '../config/run-config';
+import type { ArtifactRef, PolicyRef, ResumePoint, StepMetrics } from '../activities/contract';
 import { runStep } from '../trainer/step';
 import { evaluationRun, type EvaluationSummary } from './evaluation-run';
+import { describeFailure } from './failure';
+import { runActivities } from './run-activities';
 import * as sa from './search-attributes';
 import { validateRunConfig } from './validate';
 
@@ -81,6 +80,8 @@ export interface LoopState {
   evaluatedStep?: number;
   /** Set by `ratchet resume`: the run row goes back to `running` before the next step. */
   resumed?: boolean;
+  /** The stored config (recordRun's result): activities get this reference, not the config (absent in older states). */
+  configRef?: ArtifactRef;
 }
 
 export interface TrainingRunResult {
@@ -93,7 +94,6 @@ export interface TrainingRunResult {
 
 export async function trainingRun(rawConfig: unknown, carried?: LoopState): Promise<TrainingRunResult> {
   const config = validateRunConfig(rawConfig);
-  const { cpu, gpu, step: stepActivities } = activitiesFor(config);
   const { workflowId, firstExecutionRunId: execution } = workflowInfo();
 
   let phase = 'starting';
@@ -105,6 +105,8 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     stopRequested: false,
   };
   state.klCoef ??= config.agent.kl.coef;
+  if (carried?.resumed) state.configRef = undefined; // a resumed run may bring a changed config: store it again
+  const { cpu, gpu, step: stepActivities } = runActivities(config, () => state.configRef);
   // Evaluations run beside the next steps; this execution waits for them before it continues-as-new or ends.
   const evaluations: Promise<unknown>[] = [];
 
@@ -155,21 +157,23 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
 
   if (!carried) {
     // Claims the run id for this workflow chain; a run id used by another chain fails the run here (RunIdInUse).
-    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0, execution, claim: true });
+    state.configRef = await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: 0, execution, claim: true });
     phase = 'initPolicy';
     // An LLM's format SFT trains on the expert's chats, which the TypeScript side renders and tokenizes.
     const demonstrations = config.agent.policy.kind === 'llm' && config.agent.policy.sft ? await cpu.writeDemonstrations({ runId: config.runId, config }) : undefined;
     state.policy = await gpu.initPolicy({ runId: config.runId, config, demonstrations });
   } else if (carried.resumed) {
-    await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step, execution });
+    state.configRef = await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'running', stepsCompleted: state.step, execution });
     state.resumed = false;
   }
 
   try {
     return await loop();
   } catch (err) {
-    // A failing run says so in Postgres (a terminated one cannot: `ratchet resume` handles both).
-    if (!(err instanceof ContinueAsNew) && !isCancellation(err)) await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'failed', stepsCompleted: state.step });
+    // A failing run says so, and why, in Postgres (a terminated one cannot: `ratchet resume` handles both).
+    if (!(err instanceof ContinueAsNew) && !isCancellation(err)) {
+      await cpu.recordRun({ runId: config.runId, workflowId, config, status: 'failed', stepsCompleted: state.step, error: describeFailure(err) });
+    }
     throw err;
   }
 
@@ -231,7 +235,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     state.evaluatedStep = state.step;
     const child = await startChild(evaluationRun, {
       workflowId: `${workflowId}/eval/step-${state.step}`,
-      args: [{ config, step: state.step, policy: state.policy }],
+      args: [{ config, configRef: state.configRef, step: state.step, policy: state.policy }],
       // Found with its run by RatchetRunId; it carries no env/step so run queries list training runs only.
       typedSearchAttributes: [{ key: sa.RatchetRunId, value: config.runId }],
     });
@@ -261,22 +265,4 @@ function checkHyperparameters(change: unknown): void {
 /** The loop state's part that one step hands the next. */
 function resumePoint({ step, policy, learningRate, klCoef, curriculum }: LoopState): ResumePoint {
   return { step, policy, learningRate, klCoef: klCoef!, ...(curriculum ? { curriculum } : {}) };
-}
-
-function activitiesFor(config: RunConfig) {
-  const options = activityOptions(config);
-  const cpu = proxyActivities<CpuActivities>({ ...options, taskQueue: config.taskQueues.cpu });
-  const gpu = proxyActivities<GpuActivities>({ ...options, taskQueue: config.taskQueues.gpu });
-  // Each phase of the step on its queue: the gpu pool scores, updates and exports; the cpu pool does the rest.
-  const step: StepActivities = {
-    selectTasks: cpu.selectTasks,
-    rolloutBatch: cpu.rolloutBatch,
-    checkRewards: cpu.checkRewards,
-    scoreBatch: gpu.scoreBatch,
-    computeAdvantages: cpu.computeAdvantages,
-    updatePolicy: gpu.updatePolicy,
-    syncWeights: gpu.syncWeights,
-    recordStep: cpu.recordStep,
-  };
-  return { cpu, gpu, step };
 }

@@ -2,11 +2,12 @@
  * One Temporal dev server and one Postgres for the whole integration run, provisioned when absent:
  * - Temporal: the built CLI (in-memory, headless) on port 7244, or RATCHET_TEST_TEMPORAL_ADDRESS;
  * - Postgres: a throwaway Debian cluster on port 25432, or RATCHET_TEST_DATABASE_URL.
- * The workflows are bundled once here; tests pass the bundle to their workers.
+ * The workflows are bundled once here; tests pass the bundle to their workers. RATCHET_TEST_DIR (default .data/test)
+ * holds the bundle, logs and artifacts, so two runs with their own ports and directories do not collide.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { migrateDatabase, openDatabase } from '../../../db/client';
 import { REPO_ROOT } from '../../../infra/paths';
@@ -16,7 +17,7 @@ import { ensureDevServer, ensureTemporalCli } from '../../../infra/temporal';
 /** History events after which the test server suggests continue-as-new. */
 export const SUGGEST_CONTINUE_AS_NEW_EVENTS = 400;
 
-export const TEST_DIR = join(REPO_ROOT, '.data', 'test');
+export const TEST_DIR = process.env.RATCHET_TEST_DIR ? resolve(process.env.RATCHET_TEST_DIR) : join(REPO_ROOT, '.data', 'test');
 
 export default async function globalSetup(): Promise<void> {
   mkdirSync(TEST_DIR, { recursive: true });

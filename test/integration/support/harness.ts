@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { LocalArtifactStore } from '../../../common/artifacts';
+import { payloadCodecs } from '../../../common/payload-codec';
 import { openDatabase, type DatabaseHandle } from '../../../db/client';
 import { createControlWorker } from '../../../workers/control';
 import { createCpuWorker } from '../../../workers/cpu';
@@ -38,7 +39,7 @@ export async function openHarness(): Promise<Harness> {
   const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
   const database = openDatabase(env.databaseUrl, 4);
   return {
-    client: new Client({ connection }),
+    client: new Client({ connection, dataConverter: { payloadCodecs: payloadCodecs() } }),
     nativeConnection,
     database,
     store: new LocalArtifactStore(env.artifactsDir),

@@ -11,7 +11,7 @@ describe('run config', () => {
     const config = parseRunConfig(example);
     expect(config.steps).toBeGreaterThanOrEqual(20);
     expect(config.taskQueues).toEqual({ control: 'ratchet-control', cpu: 'ratchet-cpu', gpu: 'ratchet-gpu' });
-    expect(config.timeouts.activityStartToClose).toBe('5m');
+    expect(config.timeouts.kinds.update).toMatchObject({ startToClose: '30m', heartbeat: '30s', maximumAttempts: 20 });
   });
 
   it.each([
@@ -218,14 +218,6 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     expect(config.taskQueues.gpu).toBe('ratchet-torch');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: llm }, taskQueues: { gpu: 'my-a100s' } }).taskQueues.gpu).toBe('my-a100s');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, lora: null } } }).agent.policy).toMatchObject({ lora: null });
-  });
-
-  it('activity timeouts default to 5m / 30s, and to 60m / 2m for an llm policy (SFT and CPU updates take minutes); explicit values win', () => {
-    expect(parseRunConfig(deepsearch).timeouts).toMatchObject({ activityStartToClose: '5m', activityHeartbeat: '30s' });
-    expect(parseRunConfig({ ...deepsearch, agent: { policy: llm } }).timeouts).toMatchObject({ activityStartToClose: '60m', activityHeartbeat: '2m' });
-    const explicit = parseRunConfig({ ...deepsearch, agent: { policy: llm }, timeouts: { activityStartToClose: '10m' } });
-    expect(explicit.timeouts).toMatchObject({ activityStartToClose: '10m', activityHeartbeat: '2m' });
-    expect(parseRunConfig(explicit).timeouts).toEqual(explicit.timeouts); // a parsed config parses to itself
   });
 
   it('agent.policy.sft: absent by default (the few-shot base); {} fills the format-SFT defaults', () => {

@@ -76,13 +76,31 @@ def _errors(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
     @functools.wraps(fn)
     def wrapped(input: dict) -> dict:
         try:
-            return fn(input)
+            return fn(_with_config(input))
         except ArtifactIntegrityError as err:
             raise ApplicationError(str(err), type="ArtifactIntegrityError", non_retryable=True) from err
         except ValueError as err:  # malformed artifacts or settings (bad key, wrong checkpoint format)
             raise ApplicationError(str(err), type="InvalidInput", non_retryable=True) from err
 
     return wrapped
+
+
+_configs: "OrderedDict[str, dict]" = OrderedDict()
+
+
+def _with_config(input: dict) -> dict:
+    """The workflow passes the run config by reference once it is stored (activities/config-ref.ts): load it by its
+    sha256, once per process."""
+    ref = input.get("configRef")
+    if ref is None or "config" in input:
+        return input
+    config = _configs.get(ref["sha256"])
+    if config is None:
+        config = store().get_json(ref)
+        _configs[ref["sha256"]] = config
+        while len(_configs) > 64:
+            _configs.popitem(last=False)
+    return {**{k: v for k, v in input.items() if k != "configRef"}, "config": config}
 
 
 @activity.defn(name="initPolicy")

@@ -4,7 +4,8 @@
                                  [--artifacts DIR] [--models DIR] [--threads N]
 
 Env fallbacks: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, RATCHET_TORCH_QUEUE, RATCHET_ARTIFACTS_DIR, RATCHET_MODELS_DIR,
-RATCHET_TORCH_THREADS. Prints `ratchet torch worker ready: queue <q> on <address> (pid <pid>)` once it polls, so a
+RATCHET_TORCH_THREADS, RATCHET_PAYLOAD_KEY (payload encryption: payload_codec.py). Prints
+`ratchet torch worker ready: queue <q> on <address> (pid <pid>)` once it polls, so a
 launcher can wait for that line; exits cleanly on SIGTERM or SIGINT.
 """
 
@@ -20,6 +21,7 @@ from typing import Optional
 
 from .activities import ACTIVITIES, set_store
 from .model import configure
+from .payload_codec import data_converter_from_env
 from .store import LocalArtifactStore, default_artifacts_dir
 
 
@@ -43,7 +45,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    client = await Client.connect(args.address, namespace=args.namespace)
+    # RATCHET_PAYLOAD_KEY set: payloads encrypted at rest, as by the TypeScript workers (common/payload-codec.ts).
+    client = await Client.connect(args.address, namespace=args.namespace, data_converter=data_converter_from_env())
     # Sync activities, one at a time: the model and the CPU cores are shared by all of them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ratchet-torch") as executor:
         worker = Worker(
