@@ -1,10 +1,13 @@
 /**
  * bench:learning's report: the markdown table (mean ± sample standard deviation over seeds), the JSON file and
- * two SVG plots per row, built from the per-run results alone, so that runs made in separate processes (one seed
- * per core) can be merged into one report (bench/learning-merge.ts).
+ * learning.html with two charts per row (drawn by report/html.ts, as `ratchet report` draws a run), built from
+ * the per-run results alone, so that runs made in separate processes (one seed per core) can be merged into one
+ * report (bench/learning-merge.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderHtml } from '../report/html';
+import { type Chart, type Page, withPoints } from '../report/page';
 
 /** One evaluated policy: a row's base for a seed, or what one algorithm trained from it. */
 export interface LearningResult {
@@ -63,24 +66,6 @@ export function learningTable(results: LearningResult[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** A line chart in [0, 1] per step, one line per algorithm, as a self-contained SVG; `steps` gives each point's step (default 1, 2, ...). */
-export function linePlot(title: string, series: Record<string, number[]>, steps?: number[]): string {
-  const W = 560, H = 300, P = 40;
-  const at = (i: number) => steps?.[i] ?? i + 1;
-  const last = Math.max(2, ...Object.values(series).map((s) => at(s.length - 1)));
-  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
-  const x = (step: number) => P + ((W - 2 * P) * (step - 1)) / (last - 1);
-  const y = (v: number) => H - P - (H - 2 * P) * v;
-  const lines = Object.entries(series).map(([name, values], k) => {
-    const points = values.map((v, i) => `${x(at(i)).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    return `<polyline fill="none" stroke="${colors[k % 4]}" stroke-width="2" points="${points}"/><text x="${W - P + 4}" y="${P + 14 * k}" fill="${colors[k % 4]}" font-size="11">${name}</text>`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 60}" height="${H}"><text x="${P}" y="20" font-size="13">${title}</text>
-<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#999"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#999"/>
-<text x="${P - 30}" y="${y(1) + 4}" font-size="10">1.0</text><text x="${P - 30}" y="${y(0) + 4}" font-size="10">0.0</text><text x="${W / 2}" y="${H - 8}" font-size="10">step</text>
-${lines.join('\n')}</svg>`;
-}
-
 /** Per algorithm, the mean over seeds of each point of a per-run curve (runs that stopped early count 0 after). */
 function averageCurves(runs: LearningResult[], curve: (r: LearningResult) => number[]): Record<string, number[]> {
   const byAlgorithm = new Map<string, number[][]>();
@@ -88,19 +73,38 @@ function averageCurves(runs: LearningResult[], curve: (r: LearningResult) => num
   return Object.fromEntries([...byAlgorithm].map(([name, curves]) => [name, curves[0].map((_, i) => meanStd(curves.map((c) => c[i] ?? 0)).mean)]));
 }
 
-/** Writes learning.{md,json} and each row's two plots under `out`; returns the table. */
-export function writeLearningReport(out: string, results: LearningResult[], meta: Record<string, unknown>): string {
-  mkdirSync(out, { recursive: true });
+/** Each row's two charts (mean training reward per step; the dev-split headline metric), as `ratchet report` draws them. */
+function learningCharts(results: LearningResult[]): Chart[] {
+  const charts: Chart[] = [];
   for (const row of layout(results).rows) {
     const trained = results.filter((r) => r.row === row && r.algorithm !== 'base' && r.rewards);
     if (!trained.length) continue;
     const metric = ROW_METRIC[row] ?? 'success';
-    const devSteps = trained[0].devEvaluations?.map((e) => e.step) ?? [];
-    writeFileSync(join(out, `learning-${row}.svg`), linePlot(`${row}: mean training reward per step`, averageCurves(trained, (r) => r.rewards ?? [])));
-    writeFileSync(join(out, `learning-${row}-dev.svg`), linePlot(`${row}: greedy ${metric} on the dev split during training`, averageCurves(trained, (r) => (r.devEvaluations ?? []).map((e) => e.metrics[metric] ?? 0)), devSteps));
+    const rewards = averageCurves(trained, (r) => r.rewards ?? []);
+    const dev = averageCurves(trained, (r) => (r.devEvaluations ?? []).map((e) => e.metrics[metric] ?? 0));
+    const rewardSteps = Math.max(0, ...Object.values(rewards).map((c) => c.length));
+    const series = (curves: Record<string, number[]>) => Object.entries(curves).map(([name, values]) => ({ name, values }));
+    charts.push(
+      { id: `learning-${row}`, title: `${row}: mean training reward per step`, kind: 'line', xLabel: 'step', yLabel: 'reward', x: Array.from({ length: rewardSteps }, (_, i) => i + 1), series: series(rewards) },
+      { id: `learning-${row}-dev`, title: `${row}: greedy ${metric} on the dev split during training`, kind: 'line', xLabel: 'step', yLabel: metric, x: trained[0].devEvaluations?.map((e) => e.step) ?? [], series: series(dev) },
+    );
   }
+  return withPoints(charts);
+}
+
+/** Writes learning.{md,json} and learning.html (the table and each row's charts) under `out`; returns the table. */
+export function writeLearningReport(out: string, results: LearningResult[], meta: Record<string, unknown>): string {
+  mkdirSync(out, { recursive: true });
   const table = learningTable(results);
   writeFileSync(join(out, 'learning.json'), JSON.stringify({ ...meta, results }, null, 2));
   writeFileSync(join(out, 'learning.md'), table);
+  const [header, , ...lines] = table.trim().split('\n');
+  const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
+  const page: Page = {
+    title: 'bench:learning',
+    summary: [['results', String(results.length)]],
+    sections: [{ title: 'Held-out evaluation (mean ± std over seeds)', charts: learningCharts(results), tables: [{ title: 'learning.md', columns: cells(header), rows: lines.map(cells) }] }],
+  };
+  writeFileSync(join(out, 'learning.html'), renderHtml(page));
   return table;
 }

@@ -2,6 +2,7 @@
  * The `ratchet` command. `npm start` runs `ratchet demo`: the whole stack on the embedded defaults and a
  * bandit training run with a progress bar.
  */
+import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { canConnect, databaseUrl, openDatabase } from '../db/client';
 import { listRuns, listSteps } from '../db/queries';
@@ -9,6 +10,8 @@ import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
 import { isTemporalUp } from '../infra/temporal';
 import { withClient } from './client';
 import { resumeRun } from './resume';
+import { runStatusLines } from './status';
+import { writeRunReport } from './report';
 import { registerCodecServerCommand } from './codec-server';
 import { registerModelsCommand } from './models';
 import { buildBaseCheckpoint } from './sft';
@@ -57,11 +60,13 @@ program
     if (!postgres) return;
     const database = openDatabase(url, 1);
     try {
-      const runs = await listRuns(database.db, 10).catch(() => []);
-      for (const run of runs) {
-        console.log(`run ${run.runId}  ${run.env}/${run.algorithm}  ${run.status}  steps ${run.stepsCompleted}`);
-        if (run.error) console.log(`    failed: ${run.error}`);
-      }
+      const runs = await listRuns(database.db, 10);
+      const lines = async (client?: Client) => {
+        for (const run of runs) console.log((await runStatusLines(database.db, run, client)).join('\n'));
+      };
+      // A running run's live steps and a terminated workflow's state come from Temporal when it is up.
+      if (temporal) await withClient(lines);
+      else await lines();
     } finally {
       await database.close();
     }
@@ -164,6 +169,16 @@ program
     const { config } = loadRunConfig(file, options.runId ? { runId: options.runId } : {});
     if (config.env === 'bandit') throw new Error('train-local: runs text agents (apps, deepsearch); the bandit trains through `ratchet start`');
     await trainLocal(config);
+  });
+
+program
+  .command('report <runId>')
+  .description("the run's report: one self-contained HTML file (charts, policy versions, sampled trajectories), or --json")
+  .option('--out <file>', 'where to write it (default .data/reports/<runId>.html; with --json and no --out, stdout)')
+  .option('--json', 'the report data as JSON instead of HTML')
+  .action(async (runId: string, options: { out?: string; json?: boolean }) => {
+    const file = await writeRunReport(runId, options);
+    if (file) console.log(`report written to ${file}`);
   });
 
 registerModelsCommand(program);

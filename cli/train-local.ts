@@ -3,17 +3,23 @@ import { LocalArtifactStore } from '../common/artifacts';
 import { artifactsDir } from '../infra/paths';
 import { trainInProcess } from '../trainer/in-process';
 import type { RunConfig } from '../config/run-config';
+import { learningWarnings, nextFlatSteps } from '../workflows/learning-warnings';
 
 export async function trainLocal(config: RunConfig): Promise<void> {
+  let flatSteps = 0;
   const result = await trainInProcess(config, new LocalArtifactStore(artifactsDir()), {
     log: (line) => console.log(line),
-    onStep: (s) =>
+    onStep: (s) => {
+      flatSteps = nextFlatSteps(flatSteps, s);
       console.log(
         `step ${s.step + 1}/${config.steps}  v${s.policyVersion}  reward ${s.meanReward.toFixed(3)}  success ${(100 * s.successRate).toFixed(1)}%  ` +
           `entropy ${s.entropy.toFixed(3)}  clip ${s.clipFraction.toFixed(3)}  ${Object.entries(s.phaseMs)
             .map(([k, v]) => `${k} ${v}ms`)
             .join(' ')}`,
-      ),
+      );
+      // The same warning the workflow shows when no group has a signal (workflows/learning-warnings.ts).
+      for (const warning of learningWarnings(flatSteps, config.steps, s)) console.log(`warning: ${warning}`);
+    },
   });
   console.log(`final policy v${result.policy.version}: ${result.policy.key} (${result.policy.sha256})`);
 }

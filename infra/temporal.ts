@@ -2,13 +2,14 @@
  * The Temporal dev server (`temporal server start-dev`, CLI v1.5.1): find or build the CLI, start it with a
  * persistent SQLite file and the Web UI, register the search attributes and raise the namespace retention.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { RATCHET_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { TOOLS_BIN } from './paths';
+import { dataDir, TOOLS_BIN } from './paths';
+import { runQuietly } from './quiet-build';
 import { startDetached, waitFor } from './processes';
 
 const run = promisify(execFile);
@@ -23,7 +24,7 @@ export function findTemporalCli(): string | undefined {
   return candidates.find((file) => existsSync(file));
 }
 
-/** Find the CLI or build it with `go install` (minutes the first time), streaming Go's progress. */
+/** Find the CLI or build it with `go install` (minutes the first time); Go's output goes to .data/logs. */
 export async function ensureTemporalCli(log: (line: string) => void = console.log): Promise<string> {
   const found = findTemporalCli();
   if (found) return found;
@@ -37,14 +38,13 @@ export async function ensureTemporalCli(log: (line: string) => void = console.lo
   log(`building the Temporal CLI (${TEMPORAL_CLI_MODULE}) into ${TOOLS_BIN} with ${go.stdout.trim()}; this takes a few minutes the first time`);
   mkdirSync(TOOLS_BIN, { recursive: true });
   const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      'go',
-      ['install', '-v', '-ldflags', '-s -w -X github.com/temporalio/cli/temporalcli.Version=1.5.1', TEMPORAL_CLI_MODULE],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0', GOBIN: TOOLS_BIN } },
-    );
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${TEMPORAL_CLI_MODULE} failed with exit code ${code}`))));
+  // Go names every package it compiles (hundreds): those go to a log, the terminal gets one progress line.
+  await runQuietly({
+    command: 'go',
+    args: ['install', '-v', '-ldflags', '-s -w -X github.com/temporalio/cli/temporalcli.Version=1.5.1', TEMPORAL_CLI_MODULE],
+    env: { ...process.env, CGO_ENABLED: '0', GOBIN: TOOLS_BIN },
+    logFile: join(dataDir(), 'logs', 'temporal-cli-build.log'),
+    label: 'building the Temporal CLI',
   });
   log(`built the Temporal CLI in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return join(TOOLS_BIN, 'temporal');

@@ -2,6 +2,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createCpuActivities, type ActivityDeps } from '../activities';
 import { configRefInterceptors } from '../activities/config-ref';
+import { activityObserver } from './observability/activity-observer';
 import { LocalArtifactStore } from '../common/artifacts';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { payloadCodecs } from '../common/payload-codec';
@@ -22,7 +23,7 @@ export async function createCpuWorker(options: ActivityWorkerOptions): Promise<W
     namespace: options.namespace ?? settings.namespace,
     dataConverter: { payloadCodecs: payloadCodecs() },
     taskQueue: options.taskQueue ?? settings.taskQueues.cpu,
-    interceptors: configRefInterceptors(options.deps.store),
+    interceptors: { activity: [...configRefInterceptors(options.deps.store).activity, activityObserver(options.deps.db)] },
     activities: createCpuActivities(options.deps),
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '5s',

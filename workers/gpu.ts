@@ -2,6 +2,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
 import { configRefInterceptors } from '../activities/config-ref';
+import { activityObserver } from './observability/activity-observer';
 import { LocalArtifactStore } from '../common/artifacts';
 import { migrateDatabase, openDatabase } from '../db/client';
 import type { ActivityWorkerOptions } from './cpu';
@@ -16,7 +17,7 @@ export async function createGpuWorker(options: ActivityWorkerOptions): Promise<W
     namespace: options.namespace ?? settings.namespace,
     dataConverter: { payloadCodecs: payloadCodecs() },
     taskQueue: options.taskQueue ?? settings.taskQueues.gpu,
-    interceptors: configRefInterceptors(options.deps.store),
+    interceptors: { activity: [...configRefInterceptors(options.deps.store).activity, activityObserver(options.deps.db)] },
     activities: createGpuActivities(options.deps),
     maxConcurrentActivityTaskExecutions: 1,
     // Give an in-flight update time to finish its checkpoint on a graceful stop.

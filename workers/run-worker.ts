@@ -4,6 +4,7 @@
  * flight within the grace time), then release resources.
  */
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { setUpObservability } from './observability/setup';
 import { workerSettings } from './settings';
 
 export interface BuiltWorker {
@@ -14,18 +15,20 @@ export interface BuiltWorker {
 
 export async function runWorkerProcess(pool: string, build: (connection: NativeConnection) => Promise<BuiltWorker>): Promise<void> {
   const settings = workerSettings();
+  const { logger, close: closeObservability } = await setUpObservability(pool);
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   try {
     const { worker, close } = await build(connection);
-    console.log(`ratchet ${pool} worker ready: queue ${worker.options.taskQueue} on ${settings.temporalAddress} (pid ${process.pid})`);
+    logger.info(`ratchet ${pool} worker ready: queue ${worker.options.taskQueue} on ${settings.temporalAddress} (pid ${process.pid})`);
     try {
       await worker.run();
     } finally {
       await close?.();
     }
-    console.log(`ratchet ${pool} worker stopped`);
+    logger.info(`ratchet ${pool} worker stopped`);
   } finally {
     await connection.close();
+    await closeObservability();
   }
 }
 

@@ -25,6 +25,7 @@ import type { ArtifactRef, PolicyRef, ResumePoint, StepMetrics } from '../activi
 import { runStep } from '../trainer/step';
 import { evaluationRun, type EvaluationSummary } from './evaluation-run';
 import { describeFailure } from './failure';
+import { learningWarnings, nextFlatSteps } from './learning-warnings';
 import { runActivities } from './run-activities';
 import * as sa from './search-attributes';
 import { validateRunConfig } from './validate';
@@ -45,6 +46,8 @@ export interface Progress {
   phase: string;
   last?: StepMetrics & { step: number };
   lastEvaluation?: EvaluationSummary;
+  /** Why the run may not be learning, e.g. "all groups flat for 3 steps: ..." (empty while it has a signal). */
+  warnings: string[];
 }
 
 /** Hyperparameters that may change between steps; each field is optional (absent = unchanged). */
@@ -82,6 +85,8 @@ export interface LoopState {
   resumed?: boolean;
   /** The stored config (recordRun's result): activities get this reference, not the config (absent in older states). */
   configRef?: ArtifactRef;
+  /** Consecutive steps in which no group's rewards differed (learning-warnings.ts). */
+  flatSteps?: number;
 }
 
 export interface TrainingRunResult {
@@ -90,6 +95,7 @@ export interface TrainingRunResult {
   steps: number;
   policyVersion: number;
   last?: Progress['last'];
+  warnings?: string[];
 }
 
 export async function trainingRun(rawConfig: unknown, carried?: LoopState): Promise<TrainingRunResult> {
@@ -122,6 +128,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     phase,
     last: state.last,
     lastEvaluation: state.lastEvaluation,
+    warnings: warnings(),
   }));
   setHandler(pauseSignal, () => void (state.paused = true));
   setHandler(resumeSignal, () => void (state.paused = false));
@@ -204,6 +211,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       // A `setHyperparameters` update received during the step wins over the adaptive controller's change.
       if (state.klCoef === from.klCoef) state.klCoef = next.klCoef;
       state.last = { step: state.step, ...metrics };
+      state.flatSteps = nextFlatSteps(state.flatSteps, metrics);
       stepsThisExecution++;
       upsertSearchAttributes([
         { key: sa.RatchetStep, value: state.step },
@@ -213,7 +221,8 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       ]);
       setCurrentDetails(
         `step ${state.step}/${config.steps} · policy v${state.policy.version} · reward ${metrics.meanReward.toFixed(3)} · ` +
-          `success ${(100 * metrics.successRate).toFixed(1)}% · lr ${state.learningRate}`,
+          `success ${(100 * metrics.successRate).toFixed(1)}% · lr ${state.learningRate}` +
+          warnings().map((warning) => `\n\n**warning:** ${warning}`).join(''),
       );
       if (config.evaluation.every > 0 && state.step % config.evaluation.every === 0 && state.step < config.steps && !state.stopRequested) {
         await evaluate();
@@ -227,7 +236,11 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     const status = state.step >= config.steps ? 'completed' : 'stopped';
     await cpu.recordRun({ runId: config.runId, workflowId, config, status, stepsCompleted: state.step });
     await condition(allHandlersFinished);
-    return { runId: config.runId, status, steps: state.step, policyVersion: state.policy.version, last: state.last };
+    return { runId: config.runId, status, steps: state.step, policyVersion: state.policy.version, last: state.last, warnings: warnings() };
+  }
+
+  function warnings(): string[] {
+    return learningWarnings(state.flatSteps ?? 0, config.steps, state.last);
   }
 
   /** Start the held-out evaluation of the current policy as a child workflow (id: one per run and step). */

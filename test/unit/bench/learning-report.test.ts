@@ -33,8 +33,14 @@ describe('bench:learning report', () => {
     writeLearningReport(out, results, { note: 'x' });
     expect(JSON.parse(readFileSync(join(out, 'learning.json'), 'utf8'))).toEqual({ note: 'x', results });
     expect(readFileSync(join(out, 'learning.md'), 'utf8')).toContain('| apps | test_normal | TGC | 0.300 ± 0.000 (n=1) | 0.600 ± 0.000 (n=1) |');
-    expect(readFileSync(join(out, 'learning-apps.svg'), 'utf8')).toContain('>salt</text>');
-    expect(existsSync(join(out, 'learning-apps-dev.svg'))).toBe(true);
+    // The page `ratchet report` draws: each row's reward and dev charts, with the trained run's points.
+    const html = readFileSync(join(out, 'learning.html'), 'utf8');
+    const page = JSON.parse(html.match(/<script id="report-data" type="application\/json">(.*?)<\/script>/s)?.[1] ?? '{}');
+    expect(page.sections[0].charts.map((c: { id: string; series: unknown }) => [c.id, c.series])).toEqual([
+      ['learning-apps', [{ name: 'salt', values: [0.1, 0.4] }]],
+      ['learning-apps-dev', [{ name: 'salt', values: [0.5] }]],
+    ]);
+    expect(existsSync(join(out, 'learning-apps.svg'))).toBe(false);
   });
 });
 

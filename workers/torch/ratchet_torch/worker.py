@@ -4,7 +4,7 @@
                                  [--artifacts DIR] [--models DIR] [--threads N]
 
 Env fallbacks: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, RATCHET_TORCH_QUEUE, RATCHET_ARTIFACTS_DIR, RATCHET_MODELS_DIR,
-RATCHET_TORCH_THREADS, RATCHET_PAYLOAD_KEY (payload encryption: payload_codec.py). Prints
+RATCHET_TORCH_THREADS, RATCHET_PAYLOAD_KEY (payload encryption: payload_codec.py), RATCHET_METRICS_PORT (telemetry.py). Prints
 `ratchet torch worker ready: queue <q> on <address> (pid <pid>)` once it polls, so a
 launcher can wait for that line; exits cleanly on SIGTERM or SIGINT.
 """
@@ -23,6 +23,7 @@ from .activities import ACTIVITIES, set_store
 from .model import configure
 from .payload_codec import data_converter_from_env
 from .store import LocalArtifactStore, default_artifacts_dir
+from .telemetry import runtime_from_env
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -46,7 +47,11 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # RATCHET_PAYLOAD_KEY set: payloads encrypted at rest, as by the TypeScript workers (common/payload-codec.ts).
-    client = await Client.connect(args.address, namespace=args.namespace, data_converter=data_converter_from_env())
+    # RATCHET_METRICS_PORT set: the SDK's Prometheus metrics on base + 3 (telemetry.py).
+    runtime = runtime_from_env()
+    client = await Client.connect(
+        args.address, namespace=args.namespace, data_converter=data_converter_from_env(), **({"runtime": runtime} if runtime else {})
+    )
     # Sync activities, one at a time: the model and the CPU cores are shared by all of them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ratchet-torch") as executor:
         worker = Worker(
