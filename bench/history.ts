@@ -11,11 +11,12 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
-import { LocalArtifactStore } from '../common/artifacts';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { payloadCodecs } from '../common/payload-codec';
+import { temporalTarget } from '../common/temporal-connection';
 import type { RunConfigInput } from '../config/run-config';
 import { openDatabase } from '../db/client';
-import { artifactsDir, REPO_ROOT } from '../infra/paths';
+import { REPO_ROOT } from '../infra/paths';
 import { up } from '../infra/services';
 import { createControlWorker } from '../workers/control';
 import { createCpuWorker } from '../workers/cpu';
@@ -46,11 +47,13 @@ async function main(): Promise<void> {
     taskQueues: queues,
   };
 
-  const native = await NativeConnection.connect({ address: stack.temporalAddress });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, dataConverter: { payloadCodecs: payloadCodecs() } });
+  // TLS / API key / namespace from the environment, as for the workers (common/temporal-connection.ts).
+  const target = temporalTarget({ address: stack.temporalAddress });
+  const native = await NativeConnection.connect(target.connectionOptions);
+  const connection = await Connection.connect(target.connectionOptions);
+  const client = new Client({ connection, namespace: target.namespace, dataConverter: { payloadCodecs: payloadCodecs() } });
   const database = openDatabase(stack.databaseUrl, 4);
-  const deps = { db: database.db, store: new LocalArtifactStore(artifactsDir()) };
+  const deps = { db: database.db, store: artifactStoreFromEnv() };
   const workers = [
     await createControlWorker({ connection: native, taskQueue: queues.control }),
     await createCpuWorker({ connection: native, deps, taskQueue: queues.cpu }),

@@ -1,12 +1,13 @@
-/** A Temporal client for the CLI, against TEMPORAL_ADDRESS or the local dev server. */
+/** A Temporal client for the CLI: the cluster, namespace, TLS and API key of common/temporal-connection.ts. */
 import { Client, Connection } from '@temporalio/client';
 import { payloadCodecs } from '../common/payload-codec';
-import { temporalAddress } from '../infra/services';
+import { temporalTarget } from '../common/temporal-connection';
 
 export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: temporalAddress(), connectTimeout: '5s' });
+  const { connectionOptions, namespace } = temporalTarget();
+  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
   try {
-    return await fn(new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default', dataConverter: { payloadCodecs: payloadCodecs() } }));
+    return await fn(new Client({ connection, namespace, dataConverter: { payloadCodecs: payloadCodecs() } }));
   } finally {
     await connection.close();
   }

@@ -1,13 +1,18 @@
 /**
  * The `ratchet` command. `npm start` runs `ratchet demo`: the whole stack on the embedded defaults and a
- * bandit training run with a progress bar.
+ * short text-agent training run with a progress bar (cli/demo.ts).
  */
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import { canConnect, databaseUrl, openDatabase } from '../db/client';
-import { listRuns, listSteps } from '../db/queries';
-import { down, temporalAddress, up, TEMPORAL_UI_PORT } from '../infra/services';
-import { isTemporalUp } from '../infra/temporal';
+import { listRuns } from '../db/queries';
+import { down, up, TEMPORAL_UI_PORT } from '../infra/services';
+import { temporalProblem } from '../infra/temporal';
+import { flagsToEnv, temporalTarget, TEMPORAL_OPTIONS, type TemporalFlags } from '../common/temporal-connection';
+import { environmentHelp } from './environment';
+import { registerSchemaCommand } from './schema';
+import { registerSetupCommand } from './setup';
+import { packageVersion } from './version';
 import { withClient } from './client';
 import { resumeRun } from './resume';
 import { runStatusLines } from './status';
@@ -15,13 +20,19 @@ import { writeRunReport } from './report';
 import { registerCodecServerCommand } from './codec-server';
 import { registerModelsCommand } from './models';
 import { buildBaseCheckpoint } from './sft';
+import { DEMO_CONFIGS, runDemo } from './demo';
 import { trainLocal } from './train-local';
 import { claimRunId, loadRunConfig, startRun, watchRun, workflowIdFor } from './start';
 import { deadWorkers, startWorkers } from './workers';
 
 const program = new Command()
   .name('ratchet')
-  .description('Durable online RL for multi-turn tool-using agents, on Temporal');
+  .description('Durable online RL for multi-turn tool-using agents, on Temporal')
+  .version(packageVersion())
+  .addHelpText('after', environmentHelp());
+// Cluster flags for every command: copied into the environment, so workers started from here connect alike.
+for (const option of TEMPORAL_OPTIONS) program.option(option.flags, option.description);
+program.hook('preAction', () => flagsToEnv(program.opts<TemporalFlags>()));
 
 program
   .command('up')
@@ -50,10 +61,12 @@ program
   .command('status')
   .description('what is up, and the latest runs')
   .action(async () => {
-    const temporal = await isTemporalUp(temporalAddress());
+    const target = temporalTarget();
+    const problem = await temporalProblem(target.address, target.namespace, target.connectionOptions);
+    const temporal = problem === undefined;
     const url = databaseUrl();
     const postgres = await canConnect(url);
-    console.log(`temporal  ${temporalAddress()}  ${temporal ? 'up' : 'down'}${temporal ? `  (UI http://localhost:${TEMPORAL_UI_PORT})` : ''}`);
+    console.log(`temporal  ${target.address}${target.tls ? ' (tls)' : ''}  ${temporal ? `up  (UI http://localhost:${TEMPORAL_UI_PORT})` : `down: ${problem}`}`);
     console.log(`postgres  ${url.replace(/:[^:@/]+@/, ':***@')}  ${postgres ? 'up' : 'down'}`);
     const dead = deadWorkers();
     console.log(`workers   ${['control', 'cpu', 'gpu'].map((p) => `${p}:${dead.includes(p) ? 'down' : 'up'}`).join(' ')}`);
@@ -115,40 +128,11 @@ program
 
 program
   .command('demo')
-  .description('the main job: bring up Temporal, Postgres and the workers, then train the bandit with a progress bar')
-  .option('--config <file>', 'run config', 'examples/bandit.json')
+  .description('the main job: bring up Temporal, Postgres and the workers, then train a small text agent (deepsearch) with a progress bar')
+  .option('--config <file>', `run config (default ${DEMO_CONFIGS.agent})`)
+  .option('--bandit', `train the bandit fixture instead (${DEMO_CONFIGS.bandit}): seconds, not minutes`)
   .option('--down', 'stop the services and workers afterwards')
-  .action(async (options: { config: string; down?: boolean }) => {
-    const runId = `bandit-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
-    const { raw, config } = loadRunConfig(options.config, { runId });
-    const stack = await up();
-    startWorkers({ ...process.env, TEMPORAL_ADDRESS: stack.temporalAddress, DATABASE_URL: stack.databaseUrl });
-    const result = await withClient(async (client) => {
-      const handle = await startRun(client, raw, config);
-      console.log(`run ${runId}: workflow ${handle.workflowId}; watch it at ${stack.uiUrl}/namespaces/default/workflows/${handle.workflowId}`);
-      const watchdog = setInterval(() => {
-        const dead = deadWorkers();
-        if (dead.length) console.error(`\nworker(s) ${dead.join(', ')} exited; see .data/logs/worker-<pool>.log`);
-      }, 5000);
-      try {
-        return await watchRun(handle);
-      } finally {
-        clearInterval(watchdog);
-      }
-    });
-    const database = openDatabase(stack.databaseUrl, 1);
-    const rows = await listSteps(database.db, runId).finally(() => database.close());
-    const first = rows.slice(0, 5);
-    const last = rows.slice(-5);
-    const mean = (xs: typeof rows) => xs.reduce((s, r) => s + r.meanReward, 0) / Math.max(1, xs.length);
-    console.log(
-      `run ${runId} ${result.status}: ${result.steps} steps, ${rows.length} step rows in Postgres, policy v${result.policyVersion}; ` +
-        `mean reward ${mean(first).toFixed(3)} (first 5 steps) -> ${mean(last).toFixed(3)} (last 5)`,
-    );
-    console.log(`UI: ${stack.uiUrl} (filter: RatchetRunId="${runId}")`);
-    if (options.down) await down();
-    else console.log('services and workers are still up: `npm run ratchet -- down` stops them');
-  });
+  .action(runDemo);
 
 program
   .command('sft <config>')
@@ -182,6 +166,8 @@ program
   });
 
 registerModelsCommand(program);
+registerSetupCommand(program);
+registerSchemaCommand(program);
 registerCodecServerCommand(program);
 
 program.parseAsync().catch((err: Error) => {

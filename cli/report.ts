@@ -1,9 +1,9 @@
 /** `ratchet report <runId>`: the run's report as one self-contained HTML file, or its data as JSON. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { LocalArtifactStore } from '../common/artifacts';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { databaseUrl, openDatabase } from '../db/client';
-import { artifactsDir, dataDir } from '../infra/paths';
+import { dataDir } from '../infra/paths';
 import { buildRunReport } from '../report/build';
 import { renderHtml } from '../report/html';
 import { loadReportRows } from '../report/load';
@@ -16,7 +16,7 @@ export interface ReportOptions {
 /** Writes the report and returns its path; with `json` and no `out`, prints the JSON instead. */
 export async function writeRunReport(runId: string, options: ReportOptions): Promise<string | undefined> {
   const database = openDatabase(databaseUrl(), 2);
-  const report = await loadReportRows(database.db, new LocalArtifactStore(artifactsDir()), runId)
+  const report = await loadReportRows(database.db, artifactStoreFromEnv(), runId)
     .then(buildRunReport)
     .finally(() => database.close());
   const content = options.json ? JSON.stringify(report, null, 2) + '\n' : renderHtml(report.page);

@@ -2,14 +2,14 @@
  * `ratchet sft <config>`: build a base checkpoint once (expert demonstrations -> tokenizer -> SFT) and print the
  * reference to put under `agent.base.checkpoint`, so several runs (algorithms, seeds) start from the same base.
  */
-import { ArtifactStore, LocalArtifactStore, sha256 } from '../common/artifacts';
+import { ArtifactStore, sha256 } from '../common/artifacts';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { canonicalJson } from '../policy/checkpoint';
 import { initBackend } from '../policy/backend';
 import { hashSeed } from '../common/random';
 import { disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from '../trainer/agent-state';
 import { buildBaseModel, habitStageSettings, type BaseModel } from '../trainer/base-model';
 import { demonstrationWorlds } from '../trainer/phases';
-import { artifactsDir } from '../infra/paths';
 import type { RunConfig } from '../config/run-config';
 
 export interface BaseCheckpointOptions {
@@ -29,7 +29,7 @@ export function baseKey(config: RunConfig): string {
 }
 
 export async function buildBaseCheckpoint(config: RunConfig, opts: BaseCheckpointOptions = {}): Promise<{ key: string; sha256: string }> {
-  const store = opts.store ?? new LocalArtifactStore(artifactsDir());
+  const store = opts.store ?? artifactStoreFromEnv();
   const log = opts.log ?? console.log;
   const backend = await initBackend({ quiet: true });
   const key = baseKey(config);

@@ -1,13 +1,12 @@
 /** `ratchet train-local <config>`: the same run without Temporal or Postgres (trainer/in-process.ts). */
-import { LocalArtifactStore } from '../common/artifacts';
-import { artifactsDir } from '../infra/paths';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { trainInProcess } from '../trainer/in-process';
 import type { RunConfig } from '../config/run-config';
 import { learningWarnings, nextFlatSteps } from '../workflows/learning-warnings';
 
 export async function trainLocal(config: RunConfig): Promise<void> {
   let flatSteps = 0;
-  const result = await trainInProcess(config, new LocalArtifactStore(artifactsDir()), {
+  const result = await trainInProcess(config, artifactStoreFromEnv(), {
     log: (line) => console.log(line),
     onStep: (s) => {
       flatSteps = nextFlatSteps(flatSteps, s);

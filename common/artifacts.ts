@@ -5,7 +5,7 @@
  * an S3-compatible store implements the same interface for several machines.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ARTIFACT_KEY_RULE, isArtifactKey } from './artifact-key';
 
@@ -70,8 +70,13 @@ export class LocalArtifactStore implements ArtifactStore {
     const hash = sha256(data);
     await mkdir(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, data);
-    await rename(tmp, file);
+    try {
+      await writeFile(tmp, data);
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true }); // a full disk must not keep the partial write: each retry would leak another
+      throw err;
+    }
     await writeFile(`${file}.sha256`, hash);
     return { key, sha256: hash, bytes: data.byteLength };
   }

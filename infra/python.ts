@@ -204,7 +204,7 @@ export function runWorkerModule(module: string, args: string[], opts: { purpose:
 }
 
 /** The packages the venv must import (the worker's direct dependencies). */
-export const VENV_IMPORTS = ['torch', 'transformers', 'peft', 'gguf', 'safetensors', 'temporalio', 'numpy', 'onnx', 'cryptography'];
+export const VENV_IMPORTS = ['torch', 'transformers', 'peft', 'gguf', 'safetensors', 'temporalio', 'numpy', 'onnx', 'cryptography', 'boto3'];
 
 export interface SetupResult {
   dir: string;

@@ -12,10 +12,6 @@ import { ensureDevServer, ensureTemporalCli } from './temporal';
 export const TEMPORAL_PORT = Number(process.env.RATCHET_TEMPORAL_PORT || 7233);
 export const TEMPORAL_UI_PORT = TEMPORAL_PORT + 1000;
 
-export function temporalAddress(): string {
-  return process.env.TEMPORAL_ADDRESS || `127.0.0.1:${TEMPORAL_PORT}`;
-}
-
 const pidFile = (name: string) => join(dataDir(), 'run', `${name}.pid`);
 const logFile = (name: string) => join(dataDir(), 'logs', `${name}.log`);
 

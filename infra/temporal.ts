@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { RATCHET_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { dataDir, TOOLS_BIN } from './paths';
 import { runQuietly } from './quiet-build';
@@ -65,17 +65,23 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
 }
 
-export async function isTemporalUp(address: string, namespace = 'default'): Promise<boolean> {
+/** `options`: TLS / API key for a remote cluster (common/temporal-connection.ts); plaintext when left out. */
+export async function isTemporalUp(address: string, namespace = 'default', options: Omit<ConnectionOptions, 'address'> = {}): Promise<boolean> {
+  return (await temporalProblem(address, namespace, options)) === undefined;
+}
+
+/** Why the namespace cannot be reached (refused, TLS, auth, unknown namespace ...), or undefined when it can. */
+export async function temporalProblem(address: string, namespace = 'default', options: Omit<ConnectionOptions, 'address'> = {}): Promise<string | undefined> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    const connection = await Connection.connect({ ...options, address, connectTimeout: 1000 });
     try {
       await connection.workflowService.describeNamespace({ namespace });
-      return true;
+      return undefined;
     } finally {
       await connection.close();
     }
-  } catch {
-    return false;
+  } catch (err) {
+    return (err as Error).message || String(err);
   }
 }
 

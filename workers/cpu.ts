@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createCpuActivities, type ActivityDeps } from '../activities';
 import { configRefInterceptors } from '../activities/config-ref';
 import { activityObserver } from './observability/activity-observer';
-import { LocalArtifactStore } from '../common/artifacts';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { migrateDatabase, openDatabase } from '../db/client';
 import { payloadCodecs } from '../common/payload-codec';
 import { exitOnError, runWorkerProcess } from './run-worker';
@@ -35,7 +35,7 @@ if (require.main === module) {
     const settings = workerSettings();
     const database = openDatabase(settings.databaseUrl);
     await migrateDatabase(database);
-    const deps = { db: database.db, store: new LocalArtifactStore(settings.artifactsDir) };
+    const deps = { db: database.db, store: artifactStoreFromEnv() };
     return { worker: await createCpuWorker({ connection, deps }), close: database.close };
   }).catch(exitOnError);
 }

@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createGpuActivities } from '../activities';
 import { configRefInterceptors } from '../activities/config-ref';
 import { activityObserver } from './observability/activity-observer';
-import { LocalArtifactStore } from '../common/artifacts';
+import { artifactStoreFromEnv } from '../common/artifact-store-factory';
 import { migrateDatabase, openDatabase } from '../db/client';
 import type { ActivityWorkerOptions } from './cpu';
 import { payloadCodecs } from '../common/payload-codec';
@@ -30,7 +30,7 @@ if (require.main === module) {
     const settings = workerSettings();
     const database = openDatabase(settings.databaseUrl);
     await migrateDatabase(database);
-    const deps = { db: database.db, store: new LocalArtifactStore(settings.artifactsDir) };
+    const deps = { db: database.db, store: artifactStoreFromEnv() };
     return { worker: await createGpuWorker({ connection, deps }), close: database.close };
   }).catch(exitOnError);
 }

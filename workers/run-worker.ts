@@ -5,6 +5,7 @@
  */
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { setUpObservability } from './observability/setup';
+import { flagsFromArgv, flagsToEnv } from '../common/temporal-connection';
 import { workerSettings } from './settings';
 
 export interface BuiltWorker {
@@ -14,9 +15,11 @@ export interface BuiltWorker {
 }
 
 export async function runWorkerProcess(pool: string, build: (connection: NativeConnection) => Promise<BuiltWorker>): Promise<void> {
+  // `--address`, `--tls-cert` ... on the command line win over the environment, here and in the pool's own settings.
+  flagsToEnv(flagsFromArgv());
   const settings = workerSettings();
   const { logger, close: closeObservability } = await setUpObservability(pool);
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const connection = await NativeConnection.connect(settings.connectionOptions);
   try {
     const { worker, close } = await build(connection);
     logger.info(`ratchet ${pool} worker ready: queue ${worker.options.taskQueue} on ${settings.temporalAddress} (pid ${process.pid})`);

@@ -2,11 +2,15 @@
 import { DEFAULT_TASK_QUEUES } from '../config/run-config';
 import { artifactsDir } from '../infra/paths';
 import { databaseUrl } from '../db/client';
+import { temporalTarget } from '../common/temporal-connection';
 
 export function workerSettings() {
+  const temporal = temporalTarget();
   return {
-    temporalAddress: process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
-    namespace: process.env.TEMPORAL_NAMESPACE || 'default',
+    temporalAddress: temporal.address,
+    namespace: temporal.namespace,
+    /** TLS / API key included: see common/temporal-connection.ts. */
+    connectionOptions: temporal.connectionOptions,
     databaseUrl: databaseUrl(),
     artifactsDir: artifactsDir(),
     taskQueues: {

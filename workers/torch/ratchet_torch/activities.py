@@ -22,7 +22,7 @@ from .model import backend_name, build_policy, hash_seed, init_adapter, llm_sett
 from .score import score_trajectories, trajectories_to_score
 from .segments import load_trajectories, with_verified_rewards
 from .sft import demonstrations, sft
-from .store import ArtifactIntegrityError, LocalArtifactStore, default_artifacts_dir, llm_checkpoint_key, step_key
+from .store import ArtifactIntegrityError, LocalArtifactStore, artifact_store_from_env, llm_checkpoint_key, step_key
 from .sync import publish
 from .update import ppo_update
 
@@ -37,7 +37,7 @@ def set_store(store: LocalArtifactStore) -> None:
 def store() -> LocalArtifactStore:
     global _store
     if _store is None:
-        _store = LocalArtifactStore(default_artifacts_dir())
+        _store = artifact_store_from_env()
     return _store
 
 

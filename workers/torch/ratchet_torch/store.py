@@ -7,6 +7,7 @@ caller's reference, else the sidecar) is refused with `ArtifactIntegrityError`, 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -47,7 +48,25 @@ def default_artifacts_dir(explicit: Optional[str] = None) -> Path:
     return Path(chosen).resolve() if chosen else data_dir() / "artifacts"
 
 
-class LocalArtifactStore:
+class _JsonArtifacts:
+    """put_json/get_json over a store's put/get, shared by the local and the S3 store."""
+
+    def put(self, key: str, data: bytes) -> dict:  # pragma: no cover - implemented by the stores
+        raise NotImplementedError
+
+    def get(self, key: str, expected_sha256: Optional[str] = None) -> bytes:  # pragma: no cover
+        raise NotImplementedError
+
+    def put_json(self, key: str, value: Any) -> dict:
+        """JSON as compact as JSON.stringify; returns the reference `{key, sha256}` that travels."""
+        ref = self.put(key, json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+        return {"key": ref["key"], "sha256": ref["sha256"]}
+
+    def get_json(self, ref: dict) -> Any:
+        return json.loads(self.get(ref["key"], ref["sha256"]))
+
+
+class LocalArtifactStore(_JsonArtifacts):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
@@ -61,8 +80,12 @@ class LocalArtifactStore:
         digest = sha256_hex(data)
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_name(f"{file.name}.{os.getpid()}.{time.time_ns()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, file)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, file)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not keep the partial write: each retry would leak another
+            raise
         Path(f"{file}.sha256").write_text(digest)
         return {"key": key, "sha256": digest, "bytes": len(data)}
 
@@ -81,13 +104,101 @@ class LocalArtifactStore:
     def has(self, key: str) -> bool:
         return self.path(key).exists()
 
-    def put_json(self, key: str, value: Any) -> dict:
-        """JSON as compact as JSON.stringify; returns the reference `{key, sha256}` that travels."""
-        ref = self.put(key, json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
-        return {"key": ref["key"], "sha256": ref["sha256"]}
 
-    def get_json(self, ref: dict) -> Any:
-        return json.loads(self.get(ref["key"], ref["sha256"]))
+SHA256_METADATA = "sha256"
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """common/s3-artifact-store.ts parseS3Url: `s3://bucket/some/prefix` -> ("bucket", "some/prefix/")."""
+    match = re.fullmatch(r"s3://([^/]+)/?(.*)", url)
+    if not match:
+        raise ValueError(f"not an S3 location {json.dumps(url)}: use s3://bucket/prefix")
+    prefix = match.group(2).rstrip("/")
+    if prefix:
+        check_key(prefix)
+    return match.group(1), f"{prefix}/" if prefix else ""
+
+
+class S3ArtifactStore(_JsonArtifacts):
+    """common/s3-artifact-store.ts S3ArtifactStore: the same objects, checksum header and sha256 metadata, so the
+    TypeScript and Python workers read each other's artifacts from one bucket."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+
+    def object_key(self, key: str) -> str:
+        check_key(key)
+        return self.prefix + key
+
+    def put(self, key: str, data: bytes) -> dict:
+        digest = sha256_hex(data)
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.object_key(key),
+            Body=data,
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+            Metadata={SHA256_METADATA: digest},
+        )
+        return {"key": key, "sha256": digest, "bytes": len(data)}
+
+    def get(self, key: str, expected_sha256: Optional[str] = None) -> bytes:
+        response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+        data = response["Body"].read()
+        actual = sha256_hex(data)
+        expected = expected_sha256 or response.get("Metadata", {}).get(SHA256_METADATA) or actual
+        if actual != expected:
+            raise ArtifactIntegrityError(key, expected, actual)
+        return data
+
+    def has(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            return True
+        except ClientError as error:
+            # Only a 404 means absent: a denied or failing server must not read as a missing object.
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+
+
+def s3_client_from_env(env: Optional[dict] = None) -> Any:
+    """common/artifact-store-factory.ts s3ClientFromEnv: RATCHET_S3_ENDPOINT (else AWS_ENDPOINT_URL_S3 /
+    AWS_ENDPOINT_URL) with path-style addressing; credentials and region from the AWS_* variables."""
+    import boto3
+    from botocore.config import Config
+
+    env = os.environ if env is None else env
+    endpoint = env.get("RATCHET_S3_ENDPOINT") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
+    config = Config(
+        s3={"addressing_style": "path" if endpoint else "auto"},
+        # The store sends its own sha256; not every S3-compatible server understands the default CRC trailer.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+        config=config,
+    )
+
+
+def artifact_store_from_env(explicit: Optional[str] = None, env: Optional[dict] = None) -> LocalArtifactStore | S3ArtifactStore:
+    """common/artifact-store-factory.ts artifactStoreFromEnv: --artifacts, else RATCHET_ARTIFACTS (s3://bucket/prefix
+    or a folder), else RATCHET_ARTIFACTS_DIR, else <data dir>/artifacts."""
+    env = os.environ if env is None else env
+    where = (explicit or env.get("RATCHET_ARTIFACTS") or "").strip()
+    if where.startswith("s3://"):
+        bucket, prefix = parse_s3_url(where)
+        return S3ArtifactStore(s3_client_from_env(env), bucket, prefix)
+    if where:
+        return LocalArtifactStore(Path(where).resolve())
+    return LocalArtifactStore(default_artifacts_dir())
 
 
 def _pad(n: int) -> str:
