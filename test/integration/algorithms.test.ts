@@ -6,10 +6,10 @@
  */
 import { Worker } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
-import type { ComputeAdvantagesInput, ResumePoint } from '../../activities/contract';
+import type { ArtifactRef, ComputeAdvantagesInput, ResumePoint } from '../../activities/contract';
 import { artifactKeys } from '../../common/artifact-keys';
 import { getJson } from '../../common/artifacts';
-import { parseRunConfig, type RunConfigInput } from '../../config/run-config';
+import { parseRunConfig, type RunConfig, type RunConfigInput } from '../../config/run-config';
 import { getRun, listEvaluations, listSteps } from '../../db/queries';
 import { LOOP_LOSS } from '../../rl';
 import { initPolicyPhase, releaseContext, type PublishedPolicy } from '../../trainer/phases';
@@ -158,7 +158,9 @@ test('GiGPO trains, with KL as a reward penalty from a coefficient of 0 raised l
     [0, 0.3],
     [1, 0.3],
   ]);
-  expect(advantagesInputs[0].config.agent).toMatchObject({ stepCredit: 'gigpo' });
+  // Activities get the config by reference (activities/config-ref.ts): the stored one is the run's.
+  const { configRef } = advantagesInputs[0] as unknown as { configRef: ArtifactRef };
+  expect((await getJson<RunConfig>(h.store, configRef)).agent).toMatchObject({ stepCredit: 'gigpo' });
   // Scored against the reference although the config's coefficient is 0.
   const scores = JSON.parse(new TextDecoder().decode(await h.store.get(artifactKeys.step(config.runId, 0, 'scores.json')))) as Scores;
   expect(scores.refLogProbs).toBeDefined();
