@@ -18,6 +18,7 @@ import { buildBaseCheckpoint } from '../cli/sft';
 import { withClient } from '../cli/client';
 import { startRun } from '../cli/start';
 import { parseRunConfig, type RunConfigInput } from '../config/run-config';
+import { TINY_APPS_RUN } from './tiny-apps';
 import { openDatabase, type Database } from '../db/client';
 import { latestCheckpoint, listSteps } from '../db/queries';
 import { dataDir, REPO_ROOT } from '../infra/paths';
@@ -59,21 +60,7 @@ function configInput(index: number): Omit<RunConfigInput, 'runId'> {
   if (opts.env === 'bandit') {
     return { ...common, env: 'bandit', bandit: { arms: 6, tasks: 16, worldSeed: 5, rolloutLatencyMs: Number(opts.rolloutLatency), updateLatencyMs: Number(opts.updateLatency) } };
   }
-  // test/integration/support/apps.ts's tiny apps run: PPO with a critic, so every update has work to do.
-  return {
-    ...common,
-    env: 'apps',
-    split: 'train',
-    algorithm: 'ppo',
-    learningRate: 1e-3,
-    agent: {
-      model: { layers: 1, heads: 2, width: 32, contextLength: 512 },
-      base: { sftSteps: 20, demosPerTask: 1, sftBatchSize: 8 },
-      sampling: { maxTurns: 4 },
-      ppo: { minibatchSegments: 32 },
-    },
-    evaluation: { every: 0, split: 'dev', tasks: 4, passK: 0 },
-  };
+  return { ...common, ...TINY_APPS_RUN };
 }
 
 /** The three pools as child processes on this bench's queues; resolves once each says it is ready. */

@@ -35,6 +35,7 @@ import { DEFAULT_MODEL_CONFIG } from '../policy/model';
 import { trainInProcess } from '../trainer/in-process';
 import type { TrainingRunResult } from '../workflows/training-run';
 import { writeChart } from './pipeline-chart';
+import { TINY_APPS_RUN } from './tiny-apps';
 import { trajectoryRowsPerSecond } from './pipeline-db';
 import { policyTokens, rawReplay, stepShards } from './pipeline-rollout';
 import { tfjsMatmulPeak, tfjsTrainer } from './pipeline-trainer';
@@ -54,26 +55,8 @@ const QUEUES = { control: `bench-pipeline-${STAMP}-control`, cpu: `bench-pipelin
 const GOALS = { overhead: { goal: 1.05, atMost: true }, rollout: { goal: 0.7 }, trainer: { goal: 0.3 }, scaleOut: { goal: 1.7 }, dbHeadroom: { goal: 10 } };
 const PHASE_ORDER = ['selectTasks', 'rolloutBatch', 'checkRewards', 'scoreBatch', 'computeAdvantages', 'updatePolicy', 'syncWeights'];
 
-/** test/integration/support/apps.ts's tiny apps run (PPO with a critic, so every update has work to do). */
-const configInput: Omit<RunConfigInput, 'runId'> = {
-  env: 'apps',
-  split: 'train',
-  algorithm: 'ppo',
-  steps: STEPS,
-  seed: 100,
-  tasksPerStep: 8,
-  groupSize: 4,
-  rolloutShards: 2,
-  learningRate: 1e-3,
-  taskQueues: QUEUES,
-  agent: {
-    model: { layers: 1, heads: 2, width: 32, contextLength: 512 },
-    base: { sftSteps: 20, demosPerTask: 1, sftBatchSize: 8 },
-    sampling: { maxTurns: 4 },
-    ppo: { minibatchSegments: 32 },
-  },
-  evaluation: { every: 0, split: 'dev', tasks: 4, passK: 0 },
-};
+/** The tiny apps run (bench/tiny-apps.ts) on this bench's queues. */
+const configInput: Omit<RunConfigInput, 'runId'> = { ...TINY_APPS_RUN, steps: STEPS, seed: 100, tasksPerStep: 8, groupSize: 4, rolloutShards: 2, taskQueues: QUEUES };
 
 interface StepTimes {
   wallMs: number;
