@@ -4,10 +4,7 @@
  * counters move with the steps, the Temporal SDK's metrics come through the same endpoint, and the activity log
  * lines are JSON with run, step, activity and attempt.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../infra/paths';
-import { tsxCommand } from '../../infra/processes';
+import type { ChildProcess } from 'node:child_process';
 import { SDK_ACTIVITY_METRICS, SDK_WORKFLOW_METRICS } from '../../workers/observability/sdk-metrics';
 import type { Progress, TrainingRunResult } from '../../workflows/training-run';
 import { startWorkerProcess, stopProcess } from './support/faults';
@@ -21,32 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** The control pool as its own process (it bundles the workflows at start), resolved once it polls. */
-function startControlProcess(queue: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const { command, args } = tsxCommand(join(REPO_ROOT, 'workers', 'control.ts'));
-  const child = spawn(command, args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TEMPORAL_ADDRESS: h.env.temporalAddress, RATCHET_CONTROL_QUEUE: queue, ...env },
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`control worker did not start in 120 s:\n${output}`)), 120_000);
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      if (output.includes('worker ready')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`control worker exited (${code}):\n${output}`));
-    });
-  });
-}
 
 async function scrape(port: number) {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -63,7 +34,7 @@ test('a run moves the training gauges and counters on /metrics, beside the SDK m
   const labels = { run: config.runId, env: 'bandit', algorithm: 'grpo' };
   const children: ChildProcess[] = [];
   try {
-    children.push(await startControlProcess(config.taskQueues.control, env));
+    children.push(await startWorkerProcess(h, 'control', config.taskQueues.control, env));
     const cpu = await startWorkerProcess(h, 'cpu', config.taskQueues.cpu, env);
     children.push(cpu);
     children.push(await startWorkerProcess(h, 'gpu', config.taskQueues.gpu, env));

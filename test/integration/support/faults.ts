@@ -54,14 +54,14 @@ export interface FaultedRunRecord extends RunRecord {
   fired: (Fault & { step: number })[];
 }
 
-/** Start one activity pool (or the Python torch worker) as its own process and resolve once it polls its queue. */
-export function startWorkerProcess(h: Harness, pool: ActivityPool | 'torch', queue: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+/** Start one pool (or the Python torch worker) as its own process and resolve once it polls its queue. */
+export function startWorkerProcess(h: Harness, pool: ActivityPool | 'control' | 'torch', queue: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const processEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: h.env.temporalAddress,
     DATABASE_URL: h.env.databaseUrl,
     RATCHET_ARTIFACTS_DIR: h.env.artifactsDir,
-    [{ cpu: 'RATCHET_CPU_QUEUE', gpu: 'RATCHET_GPU_QUEUE', torch: 'RATCHET_TORCH_QUEUE' }[pool]]: queue,
+    [{ control: 'RATCHET_CONTROL_QUEUE', cpu: 'RATCHET_CPU_QUEUE', gpu: 'RATCHET_GPU_QUEUE', torch: 'RATCHET_TORCH_QUEUE' }[pool]]: queue,
     ...env,
   };
   const { command, args, env: childEnv } = pool === 'torch' ? torchWorkerCommand(processEnv) : { ...tsxCommand(join(REPO_ROOT, 'workers', `${pool}.ts`)), env: processEnv };
