@@ -6,6 +6,7 @@
  */
 import type { ArtifactRef } from '../common/artifacts';
 import type { RunConfig } from '../config/run-config';
+import type { OffPolicyStats } from '../rl/off-policy';
 import type { UpdateMetrics as PpoMetrics } from '../trainer/update';
 
 export type { ArtifactRef };
@@ -99,6 +100,8 @@ export interface ScoreBatchResult {
   entropy: number;
   /** LLM policies: the rollout engine against the trainer, same weights (the proof that weight sync arrived). */
   mismatch?: LogProbMismatch;
+  /** Asynchronous training, when some samples are stale: their staleness and importance weights. */
+  offPolicy?: OffPolicyStats;
 }
 
 export interface ComputeAdvantagesInput extends StepInput {
@@ -176,6 +179,8 @@ export interface StepMetrics {
   update?: UpdateMetrics;
   /** LLM policies: scoreBatch's rollout-vs-trainer log-prob mismatch. */
   logProbMismatch?: LogProbMismatch;
+  /** Asynchronous training: the staleness histogram and importance weights of the trained samples. */
+  offPolicy?: OffPolicyStats;
   /** Workflow-clock milliseconds from selectTasks to syncWeights. */
   wallMs: number;
   /** Workflow-clock milliseconds per phase (selectTasks ... syncWeights), scheduling and queueing included. */
@@ -209,6 +214,12 @@ export interface ResumePoint {
   klCoef: number;
   /** The task sampler's state the last step selected with, and that step's rewards (absent: none kept). */
   curriculum?: { sampler: ArtifactRef; outcomes: ArtifactRef };
+  /**
+   * Asynchronous training (`async.maxStaleness` d > 0): the policies the rollouts of steps `step` ... `step + d - 1`
+   * use, in order, each the policy of d steps earlier (version 0 for the first d steps). Absent: each step rolls
+   * out with `policy`.
+   */
+  rolloutPolicies?: PolicyRef[];
 }
 
 /** Held-out evaluation of one policy version on one split (greedy, or k samples per task for pass@k). */

@@ -52,6 +52,7 @@ export async function resumeRun(client: Client, db: Database, runId: string): Pr
     learningRate: point.learningRate,
     klCoef: point.klCoef,
     curriculum: point.curriculum,
+    rolloutPolicies: point.rolloutPolicies,
     paused: false,
     stopRequested: false,
     resumed: true,

@@ -87,6 +87,19 @@ export const DynamicSamplingSchema = z.strictObject({
   maxGroups: z.int().min(1).max(65_536).optional(),
 });
 
+/**
+ * Asynchronous, off-policy training (AReaL, prime-rl): the rollouts of step k + d run on the policy of step k while
+ * step k updates, d = maxStaleness (0 = synchronous). The update corrects stale samples with AReaL's decoupled PPO
+ * loss: each token's loss is weighted by π_prox / π_behav (the policy being updated over the one that sampled it),
+ * tokens whose weight exceeds `importanceCap` are dropped, and trajectories more than maxStaleness versions behind
+ * are dropped whole. Text agents only (the bandit's tabular update has no importance correction).
+ */
+export const AsyncTrainingSchema = z.strictObject({
+  maxStaleness: z.int().min(0).max(4).default(0),
+  /** AReaL's behav_imp_weight_cap (their examples use 5): must be > 1. */
+  importanceCap: z.number().gt(1).max(1000).default(5),
+});
+
 export const RunConfigSchema = z
   .strictObject({
     runId: z
@@ -122,6 +135,7 @@ export const RunConfigSchema = z
     agent: AgentTrainingInputSchema.prefault({}),
     evaluation: EvaluationConfigSchema.prefault({}),
     dynamicSampling: DynamicSamplingSchema.prefault({}),
+    async: AsyncTrainingSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.env === 'bandit' && !BANDIT_ALGORITHMS.includes(config.algorithm)) {
@@ -162,6 +176,9 @@ export const RunConfigSchema = z
       });
     }
     checkAgentFitsEnvironment(config, ctx);
+    if (config.env === 'bandit' && config.async.maxStaleness > 0) {
+      ctx.addIssue({ code: 'custom', path: ['async', 'maxStaleness'], message: 'asynchronous training needs a text agent (apps, deepsearch): the bandit\'s tabular update has no importance correction' });
+    }
     const { passK, passN } = config.evaluation;
     if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {
       const message = passK > 0 ? `must be at least passK (${passK})` : 'samples for pass@k: set passK > 0 too';

@@ -6,6 +6,7 @@ export * from './reinforce-pp';
 export * from './salt';
 export * from './aggregation';
 export * from './policy-loss';
+export * from './off-policy';
 export * from './value-loss';
 export * from './kl';
 export * from './entropy';

@@ -8,6 +8,7 @@
  *   Lc = max(L1, L2)                             the clipped surrogate, as a loss
  *   L3 = −A·c                                    dual clip (Ye et al. 2019, arXiv 1912.09729), c > 1, default 3
  *   L  = A < 0 ? min(Lc, L3) : Lc                 bounds the loss when a bad action's ratio explodes
+ *   L  = w·L                                      stale samples only: AReaL's behaviour weight (rl/off-policy.ts)
  *   pg_loss = agg(L, m)
  *
  * LOOP's `min(ρA, A + ε|A|)` is the same surrogate with ε_low = ε_high = ε and no dual clip (`LOOP_LOSS`).
@@ -31,6 +32,8 @@ export interface PolicyLossInput {
   advantages: tf.Tensor2D;
   /** 1 on action tokens, 0 on prompt / observation / pad, [B, T]. */
   mask: tf.Tensor2D;
+  /** w_t = π_prox/π_behav for samples an older version drew, data not differentiated, [B, T]; absent = 1. */
+  behaviorWeights?: tf.Tensor2D;
 }
 
 export interface PolicyLossOptions {
@@ -81,6 +84,7 @@ export function clippedPolicyLoss(input: PolicyLossInput, options: PolicyLossOpt
       perToken = tf.where(negative, tf.minimum(surrogate, bound), surrogate);
       dualClipped = tf.cast(tf.logicalAnd(negative, tf.greater(surrogate, bound)), 'float32');
     }
+    if (input.behaviorWeights) perToken = tf.mul(perToken, applyMask(input.behaviorWeights, mask));
     const rates = options.aggregationOptions;
     return {
       loss: aggregateLoss(perToken as tf.Tensor2D, mask, options.aggregation ?? 'token-mean', options.aggregationOptions),

@@ -25,7 +25,8 @@ import {
   updatePhase,
 } from './phases';
 import { PolicyCache } from './policy-bundle';
-import { evaluationModes, runStep } from './step';
+import { evaluationModes } from './step';
+import { StepPipeline } from './step-pipeline';
 
 /** One step as the in-process trainer reports it: the step's metrics (entropy: the scored batch's), with the update's flattened in. */
 export type InProcessStep = { step: number; policyVersion: number; phaseMs: Record<string, number> } & UpdateMetrics & Omit<StepMetrics, 'update'>;
@@ -101,8 +102,9 @@ export async function trainInProcess(
     };
 
     let point: ResumePoint = { step: 0, policy: base, learningRate: config.learningRate, klCoef: config.agent.kl.coef };
+    const steps = new StepPipeline(activities, config);
     while (point.step < config.steps) {
-      point = (await runStep(activities, config, point)).next;
+      point = (await steps.step(point)).next;
       if (config.evaluation.every > 0 && point.step % config.evaluation.every === 0 && point.step < config.steps) await evaluate(point.step, publishedPolicy(point.policy));
     }
     result.policy = publishedPolicy(point.policy);

@@ -22,7 +22,7 @@ import { type ArtifactRef, type ArtifactStore, getJson, putJson } from '../commo
 import { hashSeed } from '../common/random';
 import { backendInfo, initBackend } from '../policy/backend';
 import { lossTemperature } from '../policy/temperature';
-import { createCurriculum, CurriculumState, filterInformativeGroups, recordOutcomes, selectTasks as sampleTasks } from '../rl';
+import { createCurriculum, CurriculumState, filterInformativeGroups, type OffPolicyStats, recordOutcomes, selectTasks as sampleTasks } from '../rl';
 import { evaluationAttempts, type RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
@@ -33,7 +33,7 @@ import { PolicyCache, publishPolicy } from './policy-bundle';
 import { builtinRollout, type PolicyRollout } from './rollout';
 import { llmRollout } from './llm-rollout';
 import { LlmPolicyCache } from '../policy/llm/llm-policy';
-import { Scores, scoreTrajectories } from './score';
+import { correctStaleSamples, Scores, scoreTrajectories } from './score';
 import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
 import { ppoUpdate } from './update';
 
@@ -304,7 +304,7 @@ async function verifiedTrajectories(store: ArtifactStore, rollouts: ArtifactRef[
 export async function scorePhase(
   ctx: PhaseContext,
   input: { runId: string; step: number; config: RunConfig; rollouts: ArtifactRef[]; rewards?: ArtifactRef; policy: PublishedPolicy; reference: ArtifactRef },
-): Promise<{ scores: ArtifactRef; entropy: number }> {
+): Promise<{ scores: ArtifactRef; entropy: number; offPolicy?: OffPolicyStats }> {
   await initBackend({ quiet: true });
   const state = await stateFor(ctx, input.policy.checkpoint);
   const reference = needsReference(input.config) ? await stateFor(ctx, input.reference) : undefined;
@@ -318,7 +318,10 @@ export async function scorePhase(
     temperature: lossTemperature(input.config.agent.sampling.temperature),
     onProgress: (done, total) => ctx.heartbeat?.({ phase: 'score', done, total }),
   });
-  return { scores: await putJson(ctx.store, keys.step(input.runId, input.step, 'scores.json'), scores), entropy: scores.entropy };
+  const { maxStaleness, importanceCap: cap } = input.config.async;
+  const corrected = correctStaleSamples(trajectories, scores, { version: input.policy.version, maxStaleness, cap });
+  const ref = await putJson(ctx.store, keys.step(input.runId, input.step, 'scores.json'), corrected.scores);
+  return { scores: ref, entropy: scores.entropy, ...(corrected.offPolicy ? { offPolicy: corrected.offPolicy } : {}) };
 }
 
 export async function advantagesPhase(ctx: PhaseContext, input: ComputeAdvantagesInput): Promise<ComputeAdvantagesResult> {
@@ -389,7 +392,7 @@ export interface TrajectoryRecord {
 /** What recordStep writes: a row per trajectory, and the step's metrics with what only the rows can tell. */
 export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
   const { step, policyVersion } = input;
-  const { update, logProbMismatch, ...metrics } = input.metrics;
+  const { update, logProbMismatch, offPolicy, ...metrics } = input.metrics;
   const rows = await getJson<RewardRow[]>(ctx.store, input.rewards);
   const trajectories: TrajectoryRecord[] = rows.map((r) => ({
     step,
@@ -414,6 +417,7 @@ export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
       ...metrics,
       ...update,
       ...(logProbMismatch ? { logProbMismatch: logProbMismatch.mean, logProbMismatchMax: logProbMismatch.max, logProbMismatchTokens: logProbMismatch.tokens } : {}),
+      ...(offPolicy ? { staleness: offPolicy.staleness, staleDropped: offPolicy.droppedTrajectories, importanceCapped: offPolicy.cappedTokens, importanceWeight: offPolicy.meanWeight } : {}),
       meanTurns: rows.reduce((n, r) => n + r.turns, 0) / Math.max(1, rows.length),
       meanTokens: tokens / Math.max(1, rows.length),
       rolloutTokensPerSecond: metrics.wallMs > 0 ? tokens / (metrics.wallMs / 1000) : 0,

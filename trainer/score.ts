@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../policy/model';
 import { logProbsAndEntropyAt, valuesAt } from '../policy/heads';
-import { type Matrix, zerosLike } from '../rl';
+import { type Matrix, offPolicyCorrection, type OffPolicyStats, zerosLike } from '../rl';
 import { buildSegments, byLength, rowMask, Segment, segmentBatch, writeRows } from './segments';
 import type { Trajectory } from './trajectory';
 
@@ -18,6 +18,8 @@ export interface Scores {
   entropy: number;
   /** The trajectories scored, when only some were (the rest have zero rows); absent = all. */
   scored?: number[];
+  /** Asynchronous training: π_prox/π_behav per token for samples an older version drew (rl/off-policy.ts). */
+  behaviorWeights?: Matrix;
 }
 
 export interface ScoreModels {
@@ -65,4 +67,32 @@ export async function scoreTrajectories(
     await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats through
   }
   return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0, ...(opts.only ? { scored: [...opts.only] } : {}) };
+}
+
+/** The sampler's recorded log-probs (`sampleLogProbs`) in row space, 0 on padding. */
+function sampleRows(trajectories: readonly Trajectory[]): Matrix {
+  const mask = rowMask(trajectories);
+  return trajectories.map((trajectory, t) => {
+    const row = mask[t].map(() => 0);
+    trajectory.turns.flatMap((turn) => turn.sampleLogProbs).forEach((x, k) => (row[k] = x));
+    return row;
+  });
+}
+
+/**
+ * With samples an older version drew (asynchronous training), their behaviour weights added to the scores;
+ * `undefined` stats when every sample is fresh (the scores are returned unchanged).
+ */
+export function correctStaleSamples(
+  trajectories: readonly Trajectory[],
+  scores: Scores,
+  opts: { version: number; maxStaleness: number; cap: number },
+): { scores: Scores; offPolicy?: OffPolicyStats } {
+  const versions = trajectories.map((t) => t.policyVersion);
+  if (versions.every((v) => v === opts.version)) return { scores };
+  const { weights, ...offPolicy } = offPolicyCorrection(
+    { versions, behaviorLogProbs: sampleRows(trajectories), proximalLogProbs: scores.oldLogProbs, mask: rowMask(trajectories), only: scores.scored },
+    opts,
+  );
+  return { scores: { ...scores, behaviorWeights: weights }, offPolicy };
 }

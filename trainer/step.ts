@@ -7,7 +7,7 @@
  * Imported by the workflow bundle: types and pure code only (no tfjs, ORT, fs, pg), no randomness, and time
  * only through Date.now(), which the workflow sandbox makes deterministic.
  */
-import type { ArtifactRef, CheckRewardsResult, ResumePoint, StepActivities, StepInput, StepMetrics } from '../activities/contract';
+import type { ArtifactRef, CheckRewardsResult, PolicyRef, ResumePoint, StepActivities, StepInput, StepMetrics } from '../activities/contract';
 import { GROUP_ESTIMATORS } from '../config/agent';
 import type { RunConfig } from '../config/run-config';
 import { updateKlController } from '../rl/kl-controller';
@@ -18,26 +18,27 @@ export interface StepResult {
   next: ResumePoint;
 }
 
-/** Run step `from.step` with `from`'s policy and hyperparameters; `onPhase` hears each phase as it starts. */
+/**
+ * Run step `from.step`: update `from.policy` with `from`'s hyperparameters on the step's batch, drawn here with
+ * `from.policy` (synchronous) or given (drawn ahead by an older policy: trainer/step-pipeline.ts). `onPhase` hears
+ * each phase as it starts.
+ */
 export async function runStep(
   activities: StepActivities,
   config: RunConfig,
   from: ResumePoint,
   onPhase: (phase: string) => void = () => undefined,
+  drawn?: Promise<DrawnBatch>,
 ): Promise<StepResult> {
   const input: StepInput = { runId: config.runId, step: from.step, config };
   const startedAt = Date.now();
   // Where the step's wall time goes (scheduling and queueing included), summed over refill rounds.
   const phaseMs: Record<string, number> = {};
-  const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-    onPhase(name);
-    const t0 = Date.now();
-    const result = await run();
-    phaseMs[name] = (phaseMs[name] ?? 0) + Date.now() - t0;
-    return result;
-  };
+  const timed = timer(phaseMs, onPhase);
 
-  const batch = await drawBatch(activities, config, input, from, timed);
+  // A batch drawn ahead brings its own phase times (they overlapped the previous step); awaitBatch is the part not hidden.
+  const batch = drawn ? await timed('awaitBatch', () => drawn) : await drawBatch(activities, config, from.step, rolloutPolicyFor(from, from.step), from.curriculum, onPhase);
+  for (const [name, ms] of Object.entries(batch.phaseMs)) phaseMs[name] = (phaseMs[name] ?? 0) + ms;
   const { rollouts, rewards } = batch;
 
   const scores = await timed('scoreBatch', () => activities.scoreBatch({ ...input, rollouts, rewards: rewards.rewards, policy: from.policy }));
@@ -75,6 +76,7 @@ export async function runStep(
     informativeGroups: rewards.informativeGroups,
     ...(update.metrics ? { update: update.metrics } : {}),
     ...(scores.mismatch ? { logProbMismatch: scores.mismatch } : {}),
+    ...(scores.offPolicy ? { offPolicy: scores.offPolicy } : {}),
     wallMs: Date.now() - startedAt,
     phaseMs,
   };
@@ -84,6 +86,7 @@ export async function runStep(
     learningRate: from.learningRate,
     klCoef: nextKlCoef(config, from.klCoef, measuredKl),
     ...(batch.sampler ? { curriculum: { sampler: batch.sampler, outcomes: rewards.rewards } } : {}),
+    ...(config.async.maxStaleness > 0 ? { rolloutPolicies: nextRolloutPolicies(config.async.maxStaleness, from) } : {}),
   };
 
   onPhase('recordStep');
@@ -91,7 +94,7 @@ export async function runStep(
     ...input,
     rollouts,
     rewards: rewards.rewards,
-    policyVersion: from.policy.version,
+    policyVersion: batch.policy.version,
     checkpoint: update.checkpoint,
     metrics,
     resume: next,
@@ -99,7 +102,11 @@ export async function runStep(
   return { metrics, next };
 }
 
-interface Batch {
+/** A step's tasks, rolled out and verified: references and a few numbers (carried across continue-as-new). */
+export interface DrawnBatch {
+  step: number;
+  /** The policy that rolled it out. */
+  policy: PolicyRef;
   /** Every rollout shard of the step, all rounds. */
   rollouts: ArtifactRef[];
   /** The verified rewards of every trajectory drawn. */
@@ -107,20 +114,38 @@ interface Batch {
   /** Rounds of draws: 1 without refill. */
   rounds: number;
   sampler?: ArtifactRef;
+  /** Milliseconds per phase of the draw (selectTasks, rolloutBatch, checkRewards). */
+  phaseMs: Record<string, number>;
+}
+
+/** Times each phase into `phaseMs` (summed over repeats) and announces it. */
+function timer(phaseMs: Record<string, number>, onPhase: (phase: string) => void) {
+  return async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    onPhase(name);
+    const t0 = Date.now();
+    const result = await run();
+    phaseMs[name] = (phaseMs[name] ?? 0) + Date.now() - t0;
+    return result;
+  };
 }
 
 /**
- * The step's tasks, rolled out and verified. With `dynamicSampling.refill` (group estimators only), rounds
- * draw tasks not drawn yet, one per missing informative group, until tasksPerStep groups carry a signal or
- * `maxGroups` were drawn; so the step trains on at most tasksPerStep informative groups.
+ * Step `step`'s tasks, selected with the curriculum state `curriculum` (the previous step's sampler and outcomes),
+ * rolled out by `policy` and verified. With `dynamicSampling.refill` (group estimators only), rounds draw tasks
+ * not drawn yet, one per missing informative group, until tasksPerStep groups carry a signal or `maxGroups` were
+ * drawn; so the step trains on at most tasksPerStep informative groups.
  */
-async function drawBatch(
+export async function drawBatch(
   activities: StepActivities,
   config: RunConfig,
-  input: StepInput,
-  from: ResumePoint,
-  timed: <T>(name: string, run: () => Promise<T>) => Promise<T>,
-): Promise<Batch> {
+  step: number,
+  policy: PolicyRef,
+  curriculum: ResumePoint['curriculum'],
+  onPhase: (phase: string) => void = () => undefined,
+): Promise<DrawnBatch> {
+  const input: StepInput = { runId: config.runId, step, config };
+  const phaseMs: Record<string, number> = {};
+  const timed = timer(phaseMs, onPhase);
   const target = config.tasksPerStep;
   const refill = config.dynamicSampling.refill && GROUP_ESTIMATORS.includes(config.algorithm);
   const budget = refill ? Math.max(target, config.dynamicSampling.maxGroups ?? 3 * target) : target;
@@ -138,7 +163,7 @@ async function drawBatch(
         round,
         count,
         exclude: [...drawn],
-        ...(round === 0 ? { sampler: from.curriculum?.sampler, outcomes: from.curriculum?.outcomes } : { sampler }),
+        ...(round === 0 ? { sampler: curriculum?.sampler, outcomes: curriculum?.outcomes } : { sampler }),
       }),
     );
     if (round === 0) sampler = selection.sampler;
@@ -146,7 +171,7 @@ async function drawBatch(
 
     const shards = splitIntoShards(selection.taskIds, config.rolloutShards, { firstGroup: drawn.length, firstShard: rollouts.length });
     const results = await timed('rolloutBatch', () =>
-      Promise.all(shards.map((shard) => activities.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy: from.policy }))),
+      Promise.all(shards.map((shard) => activities.rolloutBatch({ ...input, shard: shard.index, taskIds: shard.taskIds, firstGroup: shard.firstGroup, policy }))),
     );
     const fresh = results.map((result) => result.rollouts);
     rewards = await timed('checkRewards', () => activities.checkRewards({ ...input, round, rollouts: fresh, previous: rewards?.rewards }));
@@ -155,7 +180,17 @@ async function drawBatch(
     round++;
     if (!refill || rewards.informativeGroups >= target || drawn.length >= budget) break;
   }
-  return { rollouts, rewards, rounds: round, sampler };
+  return { step, policy, rollouts, rewards, rounds: round, sampler, phaseMs };
+}
+
+/** The policy step `step` rolls out with, seen from step `from.step` (<= step <= from.step + maxStaleness). */
+export function rolloutPolicyFor(from: ResumePoint, step: number): PolicyRef {
+  return from.rolloutPolicies?.[step - from.step] ?? from.policy;
+}
+
+/** The rollout policies of steps from.step + 1 ... from.step + d: those already fixed, then from.policy (for step from.step + d). */
+function nextRolloutPolicies(d: number, from: ResumePoint): PolicyRef[] {
+  return Array.from({ length: d }, (_, i) => (i < d - 1 ? rolloutPolicyFor(from, from.step + 1 + i) : from.policy));
 }
 
 /** The next step's KL coefficient: adapted toward `kl.targetKl` when set (Ziegler et al.), else unchanged. */

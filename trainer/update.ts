@@ -127,7 +127,15 @@ export async function ppoUpdate(
         const t = inputsOf(piece, batch.mask);
         const { logProbs, entropy } = logProbsAndEntropyAt(models.policy, batch, temperature); // [b,A]
         const out = ppoActorLoss(
-          { logProbs, oldLogProbs: t.rows(scores.oldLogProbs), advantages: t.rows(advantages.advantages), mask: t.mask, entropy, refLogProbs: useRefKl ? t.rows(scores.refLogProbs!) : undefined },
+          {
+            logProbs,
+            oldLogProbs: t.rows(scores.oldLogProbs),
+            advantages: t.rows(advantages.advantages),
+            mask: t.mask,
+            entropy,
+            refLogProbs: useRefKl ? t.rows(scores.refLogProbs!) : undefined,
+            behaviorWeights: scores.behaviorWeights && t.rows(scores.behaviorWeights),
+          },
           {
             clipLow: ppo.clipLow,
             clipHigh: ppo.clipHigh,

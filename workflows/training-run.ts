@@ -22,7 +22,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ArtifactRef, PolicyRef, ResumePoint, StepMetrics } from '../activities/contract';
-import { runStep } from '../trainer/step';
+import type { DrawnBatch } from '../trainer/step';
+import { StepPipeline } from '../trainer/step-pipeline';
 import { evaluationRun, type EvaluationSummary } from './evaluation-run';
 import { describeFailure } from './failure';
 import { learningWarnings, nextFlatSteps } from './learning-warnings';
@@ -87,6 +88,10 @@ export interface LoopState {
   configRef?: ArtifactRef;
   /** Consecutive steps in which no group's rewards differed (learning-warnings.ts). */
   flatSteps?: number;
+  /** Asynchronous training: the policies the next steps roll out with (ResumePoint.rolloutPolicies). */
+  rolloutPolicies?: ResumePoint['rolloutPolicies'];
+  /** Asynchronous training: the batches already drawn for the next steps (references only). */
+  drawn?: DrawnBatch[];
 }
 
 export interface TrainingRunResult {
@@ -113,6 +118,9 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
   state.klCoef ??= config.agent.kl.coef;
   if (carried?.resumed) state.configRef = undefined; // a resumed run may bring a changed config: store it again
   const { cpu, gpu, step: stepActivities } = runActivities(config, () => state.configRef);
+  // A resumed run brings no drawn batches: it draws them again from rolloutPolicies, with the same seeds.
+  const steps = new StepPipeline(stepActivities, config, carried?.resumed ? [] : (carried?.drawn ?? []));
+  state.drawn = undefined;
   // Evaluations run beside the next steps; this execution waits for them before it continues-as-new or ends.
   const evaluations: Promise<unknown>[] = [];
 
@@ -189,6 +197,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     while (state.step < config.steps && !state.stopRequested) {
       if (stepsThisExecution >= config.continueAsNewEvery || workflowInfo().continueAsNewSuggested) {
         phase = 'continuing-as-new';
+        state.drawn = await steps.drawn();
         await Promise.all(evaluations);
         await condition(allHandlersFinished);
         return await continueAsNew<typeof trainingRun>(config, state);
@@ -203,11 +212,12 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       }
 
       const from = resumePoint(state);
-      const { metrics, next } = await runStep(stepActivities, config, from, (name) => (phase = name));
+      const { metrics, next } = await steps.step(from, (name) => (phase = name));
 
       state.step = next.step;
       state.policy = next.policy;
       state.curriculum = next.curriculum;
+      state.rolloutPolicies = next.rolloutPolicies;
       // A `setHyperparameters` update received during the step wins over the adaptive controller's change.
       if (state.klCoef === from.klCoef) state.klCoef = next.klCoef;
       state.last = { step: state.step, ...metrics };
@@ -230,6 +240,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
     }
 
     phase = 'evaluating';
+    await steps.settle(); // draws started ahead of a stop end before the run does
     if (state.evaluatedStep !== state.step) await evaluate();
     await Promise.all(evaluations);
     phase = 'finished';
@@ -276,6 +287,6 @@ function checkHyperparameters(change: unknown): void {
 }
 
 /** The loop state's part that one step hands the next. */
-function resumePoint({ step, policy, learningRate, klCoef, curriculum }: LoopState): ResumePoint {
-  return { step, policy, learningRate, klCoef: klCoef!, ...(curriculum ? { curriculum } : {}) };
+function resumePoint({ step, policy, learningRate, klCoef, curriculum, rolloutPolicies }: LoopState): ResumePoint {
+  return { step, policy, learningRate, klCoef: klCoef!, ...(curriculum ? { curriculum } : {}), ...(rolloutPolicies ? { rolloutPolicies } : {}) };
 }

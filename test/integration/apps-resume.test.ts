@@ -3,10 +3,8 @@
  * step metrics and final checkpoint as an uninterrupted run with the same seed (the curriculum continues from
  * the state saved with the last recorded step, every draw derives from the seed, training is deterministic).
  */
-import { sql } from 'drizzle-orm';
-import { latestCheckpoint, listSteps } from '../../db/queries';
 import type { Progress, TrainingRunResult } from '../../workflows/training-run';
-import { appsTestConfig } from './support/apps';
+import { appsTestConfig, recordedRun } from './support/apps';
 import { ratchet, temporal, writeConfig } from './support/cli';
 import { eventually, openHarness, runWorkers, type Harness } from './support/harness';
 
@@ -17,19 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function recorded(runId: string) {
-  const steps = (await listSteps(h.database.db, runId)).map(({ step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens }) => ({
-    step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens,
-  }));
-  const trajectories = (
-    await h.database.db.execute(
-      sql`select step, "group", sample, task_id, policy_version, reward, success, turns, tokens, finish_reason, artifact_sha256 from trajectories where run_id = ${runId} order by step, "group", sample`,
-    )
-  ).rows;
-  const checkpoint = await latestCheckpoint(h.database.db, runId);
-  return { steps, trajectories, checkpoint: { version: checkpoint.version, sha256: checkpoint.sha256 } };
-}
 
 test('apps: terminated mid-step, resumed with `ratchet resume`, records what an uninterrupted run records', async () => {
   const settings = { steps: 3, seed: 5, tasksPerStep: 4, groupSize: 2 };
@@ -55,7 +40,7 @@ test('apps: terminated mid-step, resumed with `ratchet resume`, records what an 
     expect(resumed.stdout).toMatch(/resumed .* \(was TERMINATED\) from step [12]\b/);
     expect((await h.client.workflow.getHandle(workflowId).result()) as TrainingRunResult).toMatchObject({ status: 'completed', steps: 3, policyVersion: 3 });
 
-    const [a, b] = [await recorded(interrupted.runId), await recorded(baseline.runId)];
+    const [a, b] = [await recordedRun(h, interrupted.runId), await recordedRun(h, baseline.runId)];
     expect(a.trajectories).toHaveLength(3 * 4 * 2);
     expect(a).toEqual(b);
   } finally {

@@ -3,8 +3,10 @@
  * PPO with a critic: a 20-step base solves nothing, so every GRPO group would be flat and dropped, and the
  * update these tests interrupt and compare would have no work to do.
  */
+import { sql } from 'drizzle-orm';
 import type { RunConfigInput } from '../../../config/run-config';
-import { testConfig } from './harness';
+import { latestCheckpoint, listSteps } from '../../../db/queries';
+import { type Harness, testConfig } from './harness';
 
 export function appsTestConfig(overrides: Partial<RunConfigInput> = {}) {
   return testConfig({
@@ -26,4 +28,18 @@ export function appsTestConfig(overrides: Partial<RunConfigInput> = {}) {
     evaluation: { every: 0, split: 'dev', tasks: 8, passK: 0 },
     ...overrides,
   });
+}
+
+/** What a run recorded that a resumed or faulted run must reproduce exactly: step rows, trajectory rows, last checkpoint. */
+export async function recordedRun(h: Harness, runId: string) {
+  const steps = (await listSteps(h.database.db, runId)).map(({ step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens }) => ({
+    step, policyVersion, meanReward, successRate, entropy, kl, trajectories, tokens,
+  }));
+  const trajectories = (
+    await h.database.db.execute(
+      sql`select step, "group", sample, task_id, policy_version, reward, success, turns, tokens, finish_reason, artifact_sha256 from trajectories where run_id = ${runId} order by step, "group", sample`,
+    )
+  ).rows;
+  const checkpoint = await latestCheckpoint(h.database.db, runId);
+  return { steps, trajectories, checkpoint: { version: checkpoint.version, sha256: checkpoint.sha256 } };
 }

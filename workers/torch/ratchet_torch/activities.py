@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from .checkpoint import load_checkpoint, new_state, save_checkpoint
 from .model import backend_name, build_policy, hash_seed, init_adapter, llm_settings, loss_temperature
-from .score import score_trajectories, trajectories_to_score
+from .score import correct_stale_samples, score_trajectories, trajectories_to_score
 from .segments import load_trajectories, with_verified_rewards
 from .sft import demonstrations, sft
 from .store import ArtifactIntegrityError, LocalArtifactStore, artifact_store_from_env, llm_checkpoint_key, step_key
@@ -153,9 +153,20 @@ def score_batch(input: dict) -> dict:
         with_reference=(agent.get("kl") or {}).get("mode", "none") != "none",
         only=only if len(only) < len(trajectories) else None,
         heartbeat=_heartbeat,
+        policy_version=int(input["policy"]["version"]),
+    )
+    asynchronous = config.get("async") or {}
+    off_policy = correct_stale_samples(
+        trajectories, scores, version=int(input["policy"]["version"]),
+        max_staleness=int(asynchronous.get("maxStaleness", 0)), cap=float(asynchronous.get("importanceCap", 5)),
     )
     ref = store().put_json(step_key(run_id, step, "scores.json"), scores)
-    return {"scores": ref, "entropy": scores["entropy"], "mismatch": mismatch}
+    result = {"scores": ref, "entropy": scores["entropy"]}
+    if mismatch["tokens"]:
+        result["mismatch"] = mismatch
+    if off_policy is not None:
+        result["offPolicy"] = off_policy
+    return result
 
 
 @activity.defn(name="updatePolicy")

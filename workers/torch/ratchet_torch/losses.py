@@ -24,6 +24,7 @@ d|x|/dx is -1 at x = 0 (tfjs's `step(x, -1)`; torch.abs gives 0).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Optional, Sequence
 
@@ -220,11 +221,13 @@ def clipped_policy_loss(
     dual_clip: Optional[float] = 3.0,
     aggregation: AggregationMode = "token-mean",
     aggregation_options: Optional[AggregationOptions] = None,
+    behavior_weights: Optional[Tensor] = None,
 ) -> PolicyLossResult:
     """rl/clippedPolicyLoss. With d = clip(log pi - log pi_old, -20, 20), rho = e^d:
 
     L1 = -A*rho, L2 = -A*clip(rho, 1 - clip_low, 1 + clip_high), Lc = max(L1, L2),
-    L3 = -A*dual_clip, L = min(Lc, L3) where A < 0 else Lc; loss = agg(L). dual_clip=None turns it off.
+    L3 = -A*dual_clip, L = min(Lc, L3) where A < 0 else Lc; L = w*L with the stale samples' behaviour weights
+    (rl/off-policy.ts, data); loss = agg(L). dual_clip=None turns it off.
     """
     if dual_clip is not None and not dual_clip > 1:
         raise ValueError(f"dual_clip must be > 1, got {dual_clip}")
@@ -242,6 +245,8 @@ def clipped_policy_loss(
         negative = advantages < 0
         per_token = torch.where(negative, _minimum(surrogate, bound), surrogate)
         dual_clipped = (negative & (surrogate > bound)).to(surrogate.dtype)
+    if behavior_weights is not None:
+        per_token = per_token * apply_mask(behavior_weights, mask).detach()
     return PolicyLossResult(
         loss=aggregate_loss(per_token, mask, aggregation, aggregation_options),
         clip_fraction=_token_rate((clipped > unclipped).to(surrogate.dtype), mask, aggregation_options),
@@ -273,6 +278,7 @@ def actor_loss(
     dual_clip: Optional[float] = 3.0,
     aggregation: AggregationMode = "token-mean",
     aggregation_options: Optional[AggregationOptions] = None,
+    behavior_weights: Optional[Tensor] = None,
 ) -> ActorLossResult:
     """rl/ppoActorLoss: loss = pg_loss - c_H*agg(H) + c_KL*agg(KL(pi_theta || pi_ref)), one aggregation for all.
 
@@ -293,6 +299,7 @@ def actor_loss(
         dual_clip=dual_clip,
         aggregation=aggregation,
         aggregation_options=aggregation_options,
+        behavior_weights=behavior_weights,
     )
     zero = torch.zeros((), dtype=pg.loss.dtype, device=pg.loss.device)
     entropy_term = aggregate_loss(entropy, mask, aggregation, aggregation_options) if entropy is not None else zero
@@ -435,3 +442,56 @@ def entropy_from_logits(logits: Tensor) -> Tensor:
     """
     logits = logits.to(_acc_dtype(logits))
     return torch.logsumexp(logits, -1) - (torch.softmax(logits, -1) * logits).sum(-1)
+
+
+def off_policy_correction(
+    versions: Sequence[int],
+    behavior_log_probs: list[list[float]],
+    proximal_log_probs: list[list[float]],
+    mask: list[list[float]],
+    *,
+    version: int,
+    max_staleness: int,
+    cap: float,
+    only: Optional[Sequence[int]] = None,
+) -> tuple[list[list[float]], dict]:
+    """rl/off-policy.ts offPolicyCorrection: AReaL's behaviour weights w = exp(log pi_prox - log pi_behav) for stale
+    trajectories (0 where w > cap; 0 for a whole trajectory more than max_staleness versions behind), 1 for fresh
+    ones. Returns the row-space weights and the stats {staleness, droppedTrajectories, cappedTokens, meanWeight}."""
+    if not cap > 1:
+        raise ValueError(f"the importance cap must be > 1, got {cap}")
+    keep = set(only) if only is not None else None
+    staleness: dict[str, int] = {}
+    dropped = capped = weighted = 0
+    weight_sum = 0.0
+    weights: list[list[float]] = []
+    for t, row in enumerate(mask):
+        behind = version - int(versions[t])
+        if behind < 0:
+            raise ValueError(f"trajectory {t} was sampled by version {versions[t]}, newer than the policy being updated ({version})")
+        if keep is not None and t not in keep:
+            weights.append([float(m) for m in row])
+            continue
+        staleness[str(behind)] = staleness.get(str(behind), 0) + 1
+        if behind == 0:
+            weights.append([float(m) for m in row])
+        elif behind > max_staleness:
+            dropped += 1
+            weights.append([0.0 for _ in row])
+        else:
+            out = []
+            for k, m in enumerate(row):
+                if m == 0:
+                    out.append(0.0)
+                    continue
+                w = math.exp(min(20.0, max(-20.0, proximal_log_probs[t][k] - behavior_log_probs[t][k])))
+                if w > cap:
+                    capped += 1
+                    out.append(0.0)
+                else:
+                    weight_sum += w
+                    weighted += 1
+                    out.append(w)
+            weights.append(out)
+    stats = {"staleness": staleness, "droppedTrajectories": dropped, "cappedTokens": capped, "meanWeight": weight_sum / weighted if weighted else 1.0}
+    return weights, stats

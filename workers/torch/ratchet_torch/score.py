@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import torch
 
 from .model import Heartbeat, Policy, device, final_hidden, gather_positions, log_probs_and_entropy, values_at
+from .losses import off_policy_correction
 from .segments import Matrix, build_segments, by_length, chunks, row_mask, sample_rows, segment_batch, write_rows, zeros_like
 
 GROUP_ESTIMATORS = ("grpo", "drgrpo", "rloo", "loop")
@@ -39,8 +40,10 @@ def score_trajectories(
     with_reference: bool,
     only: Optional[Sequence[int]] = None,
     heartbeat: Optional[Heartbeat] = None,
+    policy_version: Optional[int] = None,
 ) -> tuple[dict, dict]:
-    """The `Scores` JSON (trainer/score.ts) and the engine mismatch `{mean, max, tokens}` over the scored tokens."""
+    """The `Scores` JSON (trainer/score.ts) and the engine mismatch `{mean, max, tokens}` over the scored tokens
+    of the trajectories `policy_version` sampled (stale ones differ by more than the engine: asynchronous training)."""
     keep = set(only) if only is not None else None
     segments = by_length([s for s in build_segments(trajectories) if keep is None or s.trajectory in keep])
     mask = row_mask(trajectories)
@@ -73,7 +76,22 @@ def score_trajectories(
     scores["entropy"] = entropy_sum / tokens if tokens else 0.0
     if only is not None:
         scores["scored"] = list(only)
-    return scores, engine_mismatch(old, sample_rows(trajectories), segments)
+    fresh = [s for s in segments if policy_version is None or int(trajectories[s.trajectory].get("policyVersion", policy_version)) == policy_version]
+    return scores, engine_mismatch(old, sample_rows(trajectories), fresh)
+
+
+def correct_stale_samples(trajectories: Sequence[dict], scores: dict, *, version: int, max_staleness: int, cap: float) -> Optional[dict]:
+    """trainer/score.ts correctStaleSamples: with samples an older version drew, adds their behaviour weights to
+    `scores` (in place) and returns the off-policy stats; None when every sample is fresh."""
+    versions = [int(t["policyVersion"]) for t in trajectories]
+    if all(v == version for v in versions):
+        return None
+    weights, stats = off_policy_correction(
+        versions, sample_rows(trajectories), scores["oldLogProbs"], row_mask(trajectories),
+        version=version, max_staleness=max_staleness, cap=cap, only=scores.get("scored"),
+    )
+    scores["behaviorWeights"] = weights
+    return stats
 
 
 def engine_mismatch(trainer: Matrix, sampler: Matrix, segments: Sequence) -> dict:

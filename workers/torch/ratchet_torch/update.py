@@ -121,6 +121,7 @@ def _micro_step(state: TrainerState, piece: list[Segment], scores: dict, advanta
         entropy_coef=entropy_coef, kl_coef=kl_coef, kl_estimator=kl.get("estimator", "k3"),
         clip_low=float(ppo["clipLow"]), clip_high=float(ppo["clipHigh"]), dual_clip=ppo.get("dualClip"),
         aggregation=ppo["aggregation"], aggregation_options=options,
+        behavior_weights=rows(scores["behaviorWeights"]) if scores.get("behaviorWeights") is not None else None,
     )
     out.loss.backward()
     sums["policyLoss"] += float(out.policy_loss.detach())

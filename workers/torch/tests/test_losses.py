@@ -159,6 +159,7 @@ class LossParity(unittest.TestCase):
                 self.tensor(case, "mask"),
                 aggregation=case["aggregation"],
                 aggregation_options=self.options(case),
+                behavior_weights=self.tensor(case, "behaviorWeights") if case["options"].get("behaviorWeights") else None,
                 **self.policy_kwargs(case["options"]),
             )
             (grad,) = torch.autograd.grad(out.loss, lp)
