@@ -19,6 +19,7 @@ import { runStatusLines } from './status';
 import { writeRunReport } from './report';
 import { registerCodecServerCommand } from './codec-server';
 import { registerModelsCommand } from './models';
+import { registerServeCommand } from './serve';
 import { buildBaseCheckpoint } from './sft';
 import { DEMO_CONFIGS, runDemo } from './demo';
 import { trainLocal } from './train-local';
@@ -169,6 +170,7 @@ registerModelsCommand(program);
 registerSetupCommand(program);
 registerSchemaCommand(program);
 registerCodecServerCommand(program);
+registerServeCommand(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`ratchet: ${err.message}`);
