@@ -12,12 +12,11 @@
  * calls go to; a training run moves it each step). One choice per call (`n` 1) and no streaming: a turn is one sample.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ApiError, asApiError, badRequest, errorBody } from './errors';
 import { EPISODE_ID, EpisodeBook, rewardRequest } from './gateway-episodes';
 import { parseVersionName } from './policy-store';
-import { readJson, send, type Reply } from './server';
+import { listen, readJson, send, type Reply } from './server';
 
 /** The model name upstream calls use, and the policy version it is (recorded on every turn). */
 export interface GatewayPolicy {
@@ -164,14 +163,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     throw new ApiError(404, `no route ${path} on the ratchet gateway`);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${host}:${port}`,
+    url: await listen(server, opts.port, opts.host),
     server,
     episodes,
     policy: () => policy,

@@ -68,17 +68,21 @@ export async function startServer(ctx: ServeContext, opts: { port: number; host?
     return route.serial ? serially(() => route.handle(ctx, body)) : route.handle(ctx, body);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `http://${host}:${port}`,
+    url: await listen(server, opts.port, opts.host),
     server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => ctx.policies.close()),
   };
+}
+
+/** Start `server` on `port` (0: any free one) and `host` (default loopback); resolves to its base URL. */
+export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const { address, port: bound } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${bound}`;
 }
 
 export async function readJson(req: IncomingMessage): Promise<unknown> {
