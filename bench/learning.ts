@@ -2,8 +2,9 @@
  * `npm run bench:learning`: the seed's table in miniature. For each row (apps, deepsearch single-hop,
  * deepsearch multi-hop) and seed: build the base policy by SFT on noisy expert demonstrations, evaluate it on
  * the held-out test splits, train it with each algorithm (PPO with a critic, GRPO, SALT over GRPO, LOOP), and
- * evaluate the trained policy the same way. Writes bench/results/learning.{md,json} and two SVG plots per row:
- * mean training reward per step, and the greedy dev-split metric every --eval-every steps.
+ * evaluate the trained policy the same way; --curricula also compares task sampling (curriculum weightings, a
+ * generated apps stream), each algorithm once per curriculum. Writes bench/results/learning.{md,json} and two SVG
+ * plots per row: mean training reward per step, and the greedy dev-split metric every --eval-every steps.
  *
  * Training runs through trainer/in-process.ts: the same phase functions the Temporal activities call, in one
  * process, so the numbers measure learning rather than orchestration. Defaults follow issue 8; --quick shrinks
@@ -44,10 +45,21 @@ const ALGORITHMS = {
   loop: { algorithm: 'loop', stepCredit: 'none' },
 } as const;
 type AlgorithmName = keyof typeof ALGORITHMS;
+/** --curricula: the task sampling each algorithm runs under; `synthetic` is the default weighting over a generated apps stream. */
+const CURRICULA = {
+  'sometimes-solved': { curriculum: { weighting: 'sometimes-solved' } },
+  uniform: { curriculum: { weighting: 'uniform' } },
+  'hard-with-floor': { curriculum: { weighting: 'hard-with-floor' } },
+  synthetic: { tasks: { source: 'synthetic' } },
+  /** SAGE (apps only): chains of 2 tasks of a scenario with one skill library, skill-integrated reward. */
+  sage: { sage: { chainLength: 2 } },
+} as const satisfies Record<string, Partial<RunConfigInput>>;
+type CurriculumName = keyof typeof CURRICULA;
 
 interface Options {
   rows: string;
   algorithms: string;
+  curricula?: string;
   seeds: string;
   steps: string;
   tasks?: string;
@@ -75,6 +87,7 @@ interface Options {
 const opts = new Command()
   .option('--rows <list>', 'apps,single,multi', 'apps,single,multi')
   .option('--algorithms <list>', 'ppo,grpo,salt,loop', 'ppo,grpo,salt,loop')
+  .option('--curricula <list>', `compare task sampling: each algorithm once per ${Object.keys(CURRICULA).join(',')} named (columns algorithm/curriculum; default: the default curriculum, plain columns)`)
   .option('--seeds <list>', 'run seeds', '1,2,3')
   .option('--steps <n>', 'RL steps per run', '30')
   .option('--tasks <n>', 'tasks per step (default: the row\'s)')
@@ -104,6 +117,11 @@ if (opts.quick) Object.assign(opts, { seeds: '1', steps: '3', tasks: '4', sftSte
 const list = <T extends string>(s: string) => s.split(',').map((x) => x.trim()) as T[];
 // One base checkpoint fits one row's environment and tokenizer.
 if (opts.base && list(opts.rows).length !== 1) throw new Error(`--base starts one row's runs; got --rows ${opts.rows}`);
+
+const unknownCurriculum = list<string>(opts.curricula ?? '').find((c) => c && !(c in CURRICULA));
+if (unknownCurriculum) throw new Error(`--curricula: no curriculum named ${unknownCurriculum}; they are ${Object.keys(CURRICULA).join(', ')}`);
+/** Each run's curriculum: the default (no column suffix) unless --curricula names some. */
+const curricula: (CurriculumName | undefined)[] = opts.curricula ? list<CurriculumName>(opts.curricula) : [undefined];
 
 const unknownRow = list<string>(opts.rows).find((row) => !(row in ROWS));
 if (unknownRow) throw new Error(`--rows: no row named ${unknownRow}; the rows are ${Object.keys(ROWS).join(', ')}`);
@@ -227,9 +245,10 @@ async function main() {
       console.log(`base: ${JSON.stringify(baseEval)}`);
       results.push({ row, seed, algorithm: 'base', eval: baseEval });
 
-      for (const name of list<AlgorithmName>(opts.algorithms)) {
-        const { algorithm, stepCredit } = ALGORITHMS[name];
-        const config = configFor(row, seed, { algorithm, agent: { stepCredit, base: { ...baseConfig.agent.base, checkpoint: base } } });
+      for (const [algorithmName, curriculum] of list<AlgorithmName>(opts.algorithms).flatMap((a) => curricula.map((c) => [a, c] as const))) {
+        const { algorithm, stepCredit } = ALGORITHMS[algorithmName];
+        const name = curriculum ? `${algorithmName}/${curriculum}` : algorithmName;
+        const config = configFor(row, seed, { algorithm, ...(curriculum ? CURRICULA[curriculum] : {}), agent: { stepCredit, base: { ...baseConfig.agent.base, checkpoint: base } } });
         console.log(`-- ${row} seed ${seed}: ${name}`);
         const run = await trainInProcess(config, store, {
           onStep: (s) => console.log(`  step ${s.step + 1}: reward ${s.meanReward.toFixed(3)} success ${(100 * s.successRate).toFixed(0)}%  flat groups ${s.flatGroups}  optimizer steps ${s.optimizerSteps}  entropy ${s.entropy.toFixed(3)}  ${JSON.stringify(s.phaseMs)}`),

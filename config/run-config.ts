@@ -10,6 +10,8 @@ import { type AgentTrainingInput, AgentTrainingInputSchema, GROUP_ESTIMATORS, re
 import { defaultsFor } from './defaults';
 import { DEEPSEARCH_MIN_PASSAGES, MAX_TURNS, splitSize } from './env-limits';
 import { resolveTimeouts, TimeoutsSchema } from './timeouts';
+import { checkTaskSource, CurriculumConfigSchema, TaskSourceSchema } from './training-tasks';
+import { checkSage, SageConfigSchema } from './sage';
 
 export const ENV_NAMES = ['bandit', 'apps', 'deepsearch'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
@@ -135,6 +137,12 @@ export const RunConfigSchema = z
     agent: AgentTrainingInputSchema.prefault({}),
     evaluation: EvaluationConfigSchema.prefault({}),
     dynamicSampling: DynamicSamplingSchema.prefault({}),
+    /** Text agents: how the curriculum weights tasks (config/training-tasks.ts); the default is the original table. */
+    curriculum: CurriculumConfigSchema.prefault({}),
+    /** Text agents: the fixed training split, or a generated stream filtered to a pass-rate band (apps). */
+    tasks: TaskSourceSchema.prefault({}),
+    /** apps, builtin policy: SAGE training over chains of tasks with a skill library (config/sage.ts); absent = off. */
+    sage: SageConfigSchema.optional(),
     async: AsyncTrainingSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
@@ -155,6 +163,8 @@ export const RunConfigSchema = z
       }
     }
     checkTaskCounts(config, ctx);
+    checkTaskSource(config, ctx);
+    checkSage(config, ctx);
     if (config.env === 'bandit' && config.agent.policy.kind !== 'builtin') {
       ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'kind'], message: 'the bandit has no text agent; an llm policy needs env apps or deepsearch' });
     }
@@ -212,6 +222,7 @@ interface ParsedFields {
   deepsearch: { family: 'single' | 'multi' };
   evaluation: { split?: string; tasks: number };
   dynamicSampling: { maxGroups?: number };
+  tasks: { source: 'fixed' | 'synthetic' };
   agent: AgentTrainingInput;
 }
 
@@ -227,7 +238,7 @@ function checkTaskCounts(config: ParsedFields, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', path, message: `must be at most the ${size} tasks of ${tasks}${zero}` });
   };
   const train = config.split ?? defaultSplit(config, 'train');
-  atMostSplit(['tasksPerStep'], config.tasksPerStep, train);
+  if (config.tasks.source === 'fixed') atMostSplit(['tasksPerStep'], config.tasksPerStep, train); // a stream: checkTaskSource
   atMostSplit(['evaluation', 'tasks'], config.evaluation.tasks, config.evaluation.split ?? defaultSplit(config, 'dev'), ' (0 = all of them)');
   const { policy } = config.agent;
   if (policy.kind === 'llm' && policy.sft) atMostSplit(['agent', 'policy', 'sft', 'tasks'], policy.sft.tasks, train, ' (0 = all of them)');

@@ -10,7 +10,7 @@ export type TrajectoryRow = typeof trajectories.$inferInsert;
 export type CheckpointRow = typeof checkpoints.$inferInsert;
 export type EvaluationRow = typeof evaluations.$inferInsert;
 
-/** Postgres caps a statement at 65535 bind parameters; trajectories have 14 columns. */
+/** Postgres caps a statement at 65535 bind parameters; trajectories have 18 columns. */
 const CHUNK = 2000;
 
 function chunks<T>(rows: T[]): T[][] {
@@ -66,6 +66,7 @@ export async function upsertTasks(db: Database, rows: TaskRow[]): Promise<void> 
 export async function upsertTrajectories(db: Database, rows: TrajectoryRow[]): Promise<void> {
   const set = excludedAll([
     'task_id', 'policy_version', 'reward', 'success', 'turns', 'tokens', 'finish_reason', 'env_errors', 'artifact_key', 'artifact_sha256',
+    'chain_id', 'chain_position', 'skills_written', 'skills_used',
   ]);
   for (const part of chunks(rows)) {
     await db

@@ -78,6 +78,11 @@ export const trajectories = pgTable(
     envErrors: integer('env_errors').notNull(),
     artifactKey: text('artifact_key').notNull(),
     artifactSha256: text('artifact_sha256').notNull(),
+    /** SAGE steps (config `sage`; null otherwise): the chain within the step, the position in it, and the skills written and used. */
+    chainId: text('chain_id'),
+    chainPosition: integer('chain_position'),
+    skillsWritten: text('skills_written').array(),
+    skillsUsed: text('skills_used').array(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step, t.group, t.sample] })],
 );

@@ -11,8 +11,15 @@
  *
  * using Efraimidis-Spirakis keys u^(1/w) with u from `Rng(seed)`. The state is plain JSON and `selectTasks`
  * reads only (state, count, seed), so a Temporal workflow can carry the state and replay the choice exactly.
+ *
+ * That table is the default weighting, `sometimes-solved` (a state whose weights name no mode is one). The
+ * run config's `curriculum.weighting` may pick another:
+ *
+ *   uniform           every task weight 1: plain sampling without replacement
+ *   hard-with-floor   max(floor, 1 − p), unseen → `unseen`: the harder the more, a solved task still at `floor`
  */
 import { Rng } from '../common/random';
+import type { BandSnapshot } from './task-filter';
 
 export interface CurriculumWeights {
   learnable: number;
@@ -30,23 +37,38 @@ export const DEFAULT_CURRICULUM_WEIGHTS: CurriculumWeights = {
   solved: 0.1,
 };
 
+/** How tasks are weighted; the default table's weights carry no `mode` (states stored before there were modes). */
+export type CurriculumWeighting =
+  | (CurriculumWeights & { mode?: 'sometimes-solved' })
+  | { mode: 'uniform' }
+  | { mode: 'hard-with-floor'; floor: number; unseen: number };
+
 export interface CurriculumState {
   /** How many recent outcomes per task define its success rate. */
   window: number;
-  weights: CurriculumWeights;
+  weights: CurriculumWeighting;
   /** Recent outcomes per task id, oldest first, each in [0, 1] (1 = success). */
   history: Record<string, number[]>;
+  /** A generated task stream's pass-rate band (rl/task-filter.ts): the tasks it keeps, as of which step. */
+  band?: BandSnapshot;
 }
 
 export function createCurriculum(
   taskIds: readonly string[],
   window = 8,
-  weights: CurriculumWeights = DEFAULT_CURRICULUM_WEIGHTS,
+  weights: CurriculumWeighting = DEFAULT_CURRICULUM_WEIGHTS,
 ): CurriculumState {
   if (!(window >= 1)) throw new Error(`window must be >= 1, got ${window}`);
+  checkWeighting(weights);
   const history: Record<string, number[]> = {};
   for (const id of taskIds) history[id] = [];
   return { window, weights: { ...weights }, history };
+}
+
+function checkWeighting(w: CurriculumWeighting): void {
+  const values = w.mode === 'uniform' ? [] : w.mode === 'hard-with-floor' ? [w.floor, w.unseen] : [w.learnable, w.hardness, w.unseen, w.unsolved, w.solved];
+  if (values.some((v) => !(v >= 0 && Number.isFinite(v)))) throw new Error(`curriculum weights must be finite and >= 0, got ${JSON.stringify(w)}`);
+  if (w.mode === 'hard-with-floor' && w.floor > 1) throw new Error(`hard-with-floor's floor must be in [0, 1], got ${w.floor}`);
 }
 
 /** A new state with the outcomes appended (tasks not yet known are added); only the last `window` are kept. */
@@ -75,6 +97,8 @@ export function successRate(state: CurriculumState, taskId: string): number | un
 export function taskWeight(state: CurriculumState, taskId: string): number {
   const p = successRate(state, taskId);
   const w = state.weights;
+  if (w.mode === 'uniform') return 1;
+  if (w.mode === 'hard-with-floor') return p === undefined ? w.unseen : Math.max(w.floor, 1 - p);
   if (p === undefined) return w.unseen;
   if (p <= 0) return w.unsolved;
   if (p >= 1) return w.solved;

@@ -13,3 +13,4 @@ export * from './entropy';
 export * from './dynamic-sampling';
 export * from './curriculum';
 export * from './diagnostics';
+export * from './sage';

@@ -22,7 +22,13 @@ import { type ArtifactRef, type ArtifactStore, getJson, putJson } from '../commo
 import { hashSeed } from '../common/random';
 import { backendInfo, initBackend } from '../policy/backend';
 import { lossTemperature } from '../policy/temperature';
-import { createCurriculum, CurriculumState, filterInformativeGroups, type OffPolicyStats, recordOutcomes, selectTasks as sampleTasks } from '../rl';
+import { createCurriculum, CurriculumState, filterInformativeGroups, type OffPolicyStats, recordOutcomes } from '../rl';
+import { bandAt, selectTasksInBand } from '../rl/task-filter';
+import { curriculumWeightingOf } from '../config/training-tasks';
+import { createAppsEnvironment, generateAppsTasks } from '../envs/apps';
+import type { SageConfig } from '../config/sage';
+import type { GenerateProgress } from '../policy/generate';
+import { chainRollout, verifyChains } from './chain-rollout';
 import { evaluationAttempts, type RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
@@ -34,7 +40,7 @@ import { builtinRollout, type PolicyRollout } from './rollout';
 import { llmRollout } from './llm-rollout';
 import { LlmPolicyCache } from '../policy/llm/llm-policy';
 import { correctStaleSamples, Scores, scoreTrajectories } from './score';
-import { decodeTrajectories, encodeTrajectories, Trajectory } from './trajectory';
+import { type ChainRef, decodeTrajectories, encodeTrajectories, type SkillRecord, Trajectory } from './trajectory';
 import { ppoUpdate } from './update';
 
 export interface PublishedPolicy extends ArtifactRef {
@@ -180,17 +186,30 @@ export async function selectTasksPhase(
   } else {
     state = input.sampler ? await getJson<CurriculumState>(ctx.store, input.sampler) : replayCurriculum(config, step, step > 0 ? await history() : []);
     if (input.outcomes) state = recordOutcomes(state, (await getJson<RewardRow[]>(ctx.store, input.outcomes)).map(outcomeOf));
+    state = withBand(config, step, state);
     sampler = await putJson(ctx.store, keys.step(runId, step, 'curriculum.json'), state);
   }
-  const taskIds = sampleTasks(withoutTasks(state, input.exclude), input.count, hashSeed(`${config.seed}/tasks/${step}${round > 0 ? `/refill-${round}` : ''}`));
+  const taskIds = selectTasksInBand(withoutTasks(state, input.exclude), input.count, hashSeed(`${config.seed}/tasks/${step}${round > 0 ? `/refill-${round}` : ''}`));
   return { taskIds, sampler };
 }
 
-/** The curriculum's state before step `step`, replayed from every earlier step's outcomes. */
+/** The curriculum's state before step `step`, replayed from every earlier step's outcomes (and band refreshes). */
 function replayCurriculum(config: RunConfig, step: number, history: TaskOutcome[]): CurriculumState {
-  let curriculum = createCurriculum(envOf(config).tasks(config.split).map((t) => t.id));
-  for (let s = 0; s < step; s++) curriculum = recordOutcomes(curriculum, history.filter((h) => h.step === s).map(outcomeOf));
+  let curriculum = createCurriculum(trainingPool(config), config.curriculum.window, curriculumWeightingOf(config.curriculum));
+  for (let s = 0; s < step; s++) curriculum = recordOutcomes(withBand(config, s, curriculum), history.filter((h) => h.step === s).map(outcomeOf));
   return curriculum;
+}
+
+/** The tasks a run trains on: its training split, or the kept tasks of its generated stream (made here, from the seed). */
+function trainingPool(config: RunConfig): string[] {
+  if (config.tasks.source === 'fixed') return envOf(config).tasks(config.split).map((t) => t.id);
+  return generateAppsTasks(config.apps.seed, { seed: config.tasks.seed, count: config.tasks.pool }).tasks.map((t) => t.info.id);
+}
+
+/** A generated stream's state carries its pass-rate band, refreshed every `tasks.refreshEvery` steps. */
+function withBand(config: RunConfig, step: number, state: CurriculumState): CurriculumState {
+  if (config.tasks.source !== 'synthetic') return state;
+  return { ...state, band: bandAt(state.history, step, state.band, config.tasks) };
 }
 
 const outcomeOf = (row: { taskId: string; success: boolean }) => ({ taskId: row.taskId, success: row.success ? 1 : 0 });
@@ -215,15 +234,26 @@ export async function rolloutPhase(
       seed: hashSeed(`${config.seed}/rollout/${step}/${taskId}/${sample}`),
     })),
   );
-  const trajectories = await play(envOf(config), specs, {
+  const opts = {
     ...config.agent.sampling,
     policyVersion: input.policy.version,
-    onTurn: (turn, running) => ctx.heartbeat?.({ shard, turn, running }),
-    onProgress: (progress) => ctx.heartbeat?.({ shard, ...progress }),
-  });
+    onTurn: (turn: number, running: number) => ctx.heartbeat?.({ shard, turn, running }),
+    onProgress: (progress: GenerateProgress) => ctx.heartbeat?.({ shard, ...progress }),
+  };
+  // SAGE: each drawn task heads a chain of its scenario, played in order with one skill library per chain.
+  const trajectories = config.sage
+    ? await chainRollout(createAppsEnvironment(config.apps), play, specs, { ...opts, ...sageChains(config, config.sage) })
+    : await play(envOf(config), specs, opts);
   const ref = await ctx.store.put(keys.rolloutShard(runId, step, shard), encodeTrajectories(trajectories));
   return { rollouts: { key: ref.key, sha256: ref.sha256 }, trajectories: trajectories.length };
 }
+
+/** The chain settings of a SAGE run: chains are built over its training pool. */
+function sageChains(config: RunConfig, sage: SageConfig) {
+  return { pool: trainingPool(config), chainLength: sage.chainLength, weights: sageWeights(sage) };
+}
+
+const sageWeights = (sage: SageConfig) => ({ skillGeneration: sage.skillGeneration, skillUse: sage.skillUse });
 
 export async function loadTrajectories(store: ArtifactStore, refs: ArtifactRef[]): Promise<Trajectory[]> {
   const shards = await Promise.all(refs.map(async (ref) => decodeTrajectories(await store.get(ref.key, ref.sha256))));
@@ -243,6 +273,9 @@ export interface RewardRow {
   finishReason: string;
   envErrors: number;
   metrics: Record<string, number>;
+  /** SAGE steps: the trajectory's chain, and the skills it wrote and used (trainer/chain-rollout.ts). */
+  chain?: ChainRef;
+  skills?: SkillRecord;
 }
 
 /**
@@ -255,11 +288,17 @@ export async function checkRewardsPhase(ctx: PhaseContext, input: CheckRewardsIn
   const shards = await Promise.all(input.rollouts.map(async (ref) => ({ ref, trajectories: decodeTrajectories(await ctx.store.get(ref.key, ref.sha256)) })));
   const inOrder = shards.flatMap(({ ref, trajectories }) => trajectories.map((t) => ({ t, shard: { key: ref.key, sha256: ref.sha256 } })));
   inOrder.sort((a, b) => a.t.group - b.t.group || a.t.sample - b.t.sample);
-  const verified: RewardRow[] = inOrder.map(({ t, shard }) => {
-    const episode = env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
-    for (const turn of t.turns) episode.step(turn.action);
-    const score = episode.score();
+  // SAGE: chains replay in order, each from its own library, and earn the skill-integrated reward.
+  const chains = config.sage
+    ? verifyChains(createAppsEnvironment(config.apps), inOrder.map(({ t }) => t), { maxTurns: config.agent.sampling.maxTurns, weights: sageWeights(config.sage) })
+    : undefined;
+  const verified: RewardRow[] = inOrder.map(({ t, shard }, i) => {
+    const chain = chains?.[i];
+    const episode = chain?.episode ?? env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
+    if (!chain) for (const turn of t.turns) episode.step(turn.action);
+    const score = chain ? { ...episode.score(), reward: chain.reward, metrics: chain.metrics } : episode.score();
     return {
+      ...(chain ? { chain: t.chain, skills: chain.skills } : {}),
       shard,
       taskId: t.taskId,
       group: t.group,
@@ -387,6 +426,17 @@ export interface TrajectoryRecord {
   envErrors: number;
   artifactKey: string;
   artifactSha256: string;
+  /** SAGE steps only (db columns chain_id ... skills_used). */
+  chainId?: string;
+  chainPosition?: number;
+  skillsWritten?: string[];
+  skillsUsed?: string[];
+}
+
+/** A SAGE reward row's chain and skills as trajectory-row columns; nothing for other rows. */
+function chainColumns(row: RewardRow): Pick<TrajectoryRecord, 'chainId' | 'chainPosition' | 'skillsWritten' | 'skillsUsed'> {
+  if (!row.chain) return {};
+  return { chainId: row.chain.id, chainPosition: row.chain.position, skillsWritten: row.skills?.written ?? [], skillsUsed: row.skills?.used ?? [] };
 }
 
 /** What recordStep writes: a row per trajectory, and the step's metrics with what only the rows can tell. */
@@ -408,6 +458,7 @@ export async function recordPhase(ctx: PhaseContext, input: RecordStepInput) {
     envErrors: r.envErrors,
     artifactKey: r.shard.key,
     artifactSha256: r.shard.sha256,
+    ...chainColumns(r),
   }));
   const tokens = rows.reduce((n, r) => n + r.tokens, 0);
   return {

@@ -22,6 +22,19 @@ export interface TurnRecord {
   nextContext: string;
 }
 
+/** Where a SAGE trajectory sits: its chain (unique within the step), its position there, and the chain's length. */
+export interface ChainRef {
+  id: string;
+  position: number;
+  length: number;
+}
+
+/** Skills an apps episode wrote, and those it called successfully (in call order). */
+export interface SkillRecord {
+  written: string[];
+  used: string[];
+}
+
 export interface Trajectory {
   taskId: string;
   /** Index of the task within the step (rollouts of one task share a group). */
@@ -37,6 +50,9 @@ export interface Trajectory {
   /** Actions the environment answered with an error observation. */
   envErrors: number;
   metrics: Record<string, number>;
+  /** SAGE steps (config `sage`): the chain this episode belongs to, and what it did with skills. */
+  chain?: ChainRef;
+  skills?: SkillRecord;
 }
 
 export function encodeTrajectories(trajectories: Trajectory[]): Uint8Array {

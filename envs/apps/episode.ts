@@ -4,6 +4,7 @@
  * Context policy (what `context()` returns, for a small model's window):
  *   the task prompt (instruction, supervisor, today)
  *   + a `sessions:` line with the access token of every app logged into so far (so tokens survive truncation)
+ *   + a `skills:` line with the signature of every skill in the library, when it holds any
  *   + the last CONTEXT_TURNS turns as `> action` then the observation cut to CONTEXT_OBS_CHARS characters,
  *     preceded by `(N earlier turns omitted)` when turns were dropped
  *   + a final `> ` after which the next action is written.
@@ -12,6 +13,8 @@ import { Rng, hashSeed } from '../../common/random';
 import type { Episode, FinishReason, Score, StepResult, TaskInfo, Turn } from '../types';
 import type { ApiContext } from './api-spec';
 import { execute } from './runtime';
+import { SkillLibrary, skillSignature } from './skills';
+import { SkillSession, isSkillAction, type SkillUse } from './skills-runtime';
 import type { AppsTask } from './tasks';
 import { checkTask, type CheckResult } from './verifier';
 import { cloneWorld, weekday, type World } from './world';
@@ -44,8 +47,13 @@ export class AppsEpisode implements Episode {
   readonly sessions = new Map<string, string>();
   answer: string | undefined;
   private readonly ctx: ApiContext;
+  private readonly skillSession: SkillSession;
 
-  constructor(readonly appsTask: AppsTask, seed: number, readonly maxTurns: number) {
+  /**
+   * `skills`: the library the previous task of this chain returned (a fresh one when absent). The episode works
+   * on its own copy, `this.skills`, which is what it hands to the next task of the chain.
+   */
+  constructor(readonly appsTask: AppsTask, seed: number, readonly maxTurns: number, skills?: SkillLibrary) {
     this.task = appsTask.info;
     this.initialObservation = taskPrompt(appsTask);
     this.world = cloneWorld(appsTask.world);
@@ -60,12 +68,24 @@ export class AppsEpisode implements Episode {
         this.finishReason = 'completed';
       },
     };
+    const scenario = appsTask.info.scenario;
+    this.skillSession = new SkillSession((skills ?? SkillLibrary.empty(scenario)).forEpisode(scenario), this.ctx);
+  }
+
+  /** This episode's skill library: the one received plus what it wrote. */
+  get skills(): SkillLibrary {
+    return this.skillSession.library;
+  }
+
+  /** Skills written and called in this episode. */
+  get skillUse(): SkillUse {
+    return this.skillSession.use;
   }
 
   step(action: string): StepResult {
     if (this.done) return { observation: 'error: 409 the episode is over', done: true, error: true };
     const text = typeof action === 'string' ? action : String(action);
-    const result = execute(text, this.ctx);
+    const result = isSkillAction(text) ? this.skillSession.run(text) : execute(text, this.ctx);
     this.turns.push({ action: text.replace(/\r?\n$/, ''), observation: result.observation, error: result.error });
     if (!this.done && this.turns.length >= this.maxTurns) {
       this.done = true;
@@ -95,7 +115,19 @@ export class AppsEpisode implements Episode {
         ...(c.answer === null ? {} : { answer_correct: Number(c.answer) }),
         turns: this.turns.length,
         errors: this.turns.filter((t) => t.error).length,
+        ...this.skillMetrics(),
       },
+    };
+  }
+
+  private skillMetrics(): Record<string, number> {
+    const { written, calls } = this.skillUse;
+    const ok = calls.filter((c) => c.ok);
+    return {
+      skills_written: written.length,
+      skill_calls: calls.length,
+      skill_calls_ok: ok.length,
+      library_skill_calls_ok: ok.filter((c) => c.origin !== undefined && c.origin < this.skills.position).length,
     };
   }
 
@@ -104,6 +136,7 @@ export class AppsEpisode implements Episode {
     if (this.sessions.size > 0) {
       parts.push(`sessions: ${[...this.sessions].map(([app, token]) => `${app}=${token}`).join(' ')}`);
     }
+    if (this.skills.size > 0) parts.push(`skills: ${this.skills.list().map(skillSignature).join(' ')}`);
     const shown = this.turns.slice(-CONTEXT_TURNS);
     const omitted = this.turns.length - shown.length;
     if (omitted > 0) parts.push(`(${omitted} earlier turns omitted)`);

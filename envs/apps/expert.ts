@@ -11,11 +11,17 @@
  * it finds the answer to a question but completes the task without it ("looked it up, forgot to say it"), or
  * looks up what to change and makes all but the last change ("done after the one before last"). One systematic
  * flaw, at one decision (when to complete), for RL to train away; a task that is a single change is left as it is.
+ *
+ * With `skills: true` (SAGE demonstrations), on a template with a skill recipe (skills-expert.ts) it writes the
+ * skill when the episode's library lacks it (after the doc look-ups), logs in, and solves the task with one skill
+ * call; a later task of the chain finds the skill in its library and only calls it. Noise then misspells the
+ * skill name once, and the habit stops before the call.
  */
 import { Rng, hashSeed } from '../../common/random';
 import { expertSettings, type Agent, type Episode, type ExpertOptions } from '../types';
 import { AppsEpisode, CONTEXT_TURNS } from './episode';
 import { formatCall } from './protocol';
+import { expertSkill, type ExpertSkill } from './skills-expert';
 import type { SolutionStep, TaskSpec } from './templates';
 import { LOGIN_APPS, type Value } from './world';
 
@@ -47,7 +53,12 @@ function mistake(step: SolutionStep, rng: Rng): Move {
   };
 }
 
-function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[] {
+export interface AppsExpertOptions extends ExpertOptions {
+  /** Write and call a skill where the template has a recipe (default false). */
+  skills?: boolean;
+}
+
+function docLookups(spec: TaskSpec, noise: number, rng: Rng): PlanItem[] {
   const moves: PlanItem[] = [];
   const acts = spec.steps.filter((s) => s.kind === 'act');
   const documented = new Set<string>();
@@ -57,6 +68,11 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     documented.add(key);
     if (!rng.bool(noise)) moves.push(() => formatCall('api_docs', 'show_api_doc', { app_name: s.app, api_name: s.api }));
   }
+  return moves;
+}
+
+function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[] {
+  const moves = docLookups(spec, noise, rng);
   const loggedIn = new Set<string>();
   let lastStepStart = 0;
   for (const step of spec.steps) {
@@ -68,6 +84,21 @@ function plan(spec: TaskSpec, noise: number, habit: number, rng: Rng): PlanItem[
     if (rng.bool(0.35 * noise)) moves.push(mistake(step, rng));
     moves.push(call(step));
   }
+  return finishPlan(moves, lastStepStart, spec, habit, noise, rng);
+}
+
+/** Skill mode: write the skill unless the library has it, log in to every app it touches, call it. */
+function skillPlan(spec: TaskSpec, skill: ExpertSkill, known: boolean, noise: number, habit: number, rng: Rng): PlanItem[] {
+  const moves = known ? [] : [...docLookups(spec, noise, rng), () => skill.source];
+  for (const app of new Set(spec.steps.map((s) => s.app))) if (needsLogin(app)) moves.push({ login: app });
+  const lastStepStart = moves.length;
+  if (rng.bool(0.35 * noise)) moves.push(() => formatCall('skills', `${skill.name}s`, skill.args));
+  moves.push(() => formatCall('skills', skill.name, skill.args));
+  return finishPlan(moves, lastStepStart, spec, habit, noise, rng);
+}
+
+/** Completion, or the noise's give-up, or the habit's stop one step short. */
+function finishPlan(moves: PlanItem[], lastStepStart: number, spec: TaskSpec, habit: number, noise: number, rng: Rng): PlanItem[] {
   const finish = () => formatCall('supervisor', 'complete_task', spec.answer === undefined ? {} : { answer: spec.answer });
   const finishWithoutAnswer = () => formatCall('supervisor', 'complete_task');
   if (rng.bool(0.5 * noise)) {
@@ -95,13 +126,13 @@ export class AppsExpert implements Agent {
 
   private readonly settings: { noise: number; habit: number };
 
-  constructor(private readonly spec: TaskSpec, private readonly opts: ExpertOptions, private readonly taskId: string) {
+  constructor(private readonly spec: TaskSpec, private readonly opts: AppsExpertOptions, private readonly taskId: string) {
     this.settings = expertSettings(opts);
   }
 
   act(episode: Episode): string {
     if (!(episode instanceof AppsEpisode)) throw new Error('the apps expert only acts in apps episodes');
-    this.moves ??= plan(this.spec, this.settings.noise, this.settings.habit, new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`)));
+    this.moves ??= this.plan(episode);
     const move = this.moves[this.next];
     if (!move) return formatCall('supervisor', 'complete_task');
     if (typeof move !== 'function') {
@@ -111,5 +142,13 @@ export class AppsExpert implements Agent {
     }
     this.next++;
     return move(episode);
+  }
+
+  private plan(episode: AppsEpisode): PlanItem[] {
+    const rng = new Rng(hashSeed(`${this.taskId}/expert/${this.opts.seed}`));
+    const skill = this.opts.skills ? expertSkill(episode.task.template, this.spec, episode.appsTask.world) : null;
+    if (!skill) return plan(this.spec, this.settings.noise, this.settings.habit, rng);
+    const known = episode.skills.get(skill.name)?.source === skill.source;
+    return skillPlan(this.spec, skill, known, this.settings.noise, this.settings.habit, rng);
   }
 }

@@ -2,10 +2,12 @@
  * The AppWorld-style personal-assistant environment (DESIGN section 6, issue 3).
  * Seven apps plus `supervisor` and `api_docs`, one API call per turn, state-based verification.
  */
-import type { Agent, Environment, Episode, ExpertOptions, TaskInfo } from '../types';
+import type { Agent, Environment, TaskInfo } from '../types';
 import { AppsEpisode } from './episode';
-import { AppsExpert } from './expert';
+import { AppsExpert, type AppsExpertOptions } from './expert';
+import type { SkillLibrary } from './skills';
 import { SPLITS, buildSplit, hashTasks, type AppsTask, type Split } from './tasks';
+import { parseSyntheticAppsId, syntheticAppsTask } from './synthetic';
 import { generateWorld, worldHash as hashWorld, type World } from './world';
 
 export { tgc, sgc, type TaskOutcome } from './metrics';
@@ -13,6 +15,10 @@ export { randomAgent } from './random-agent';
 export { AppsEpisode, CONTEXT_TURNS, CONTEXT_OBS_CHARS } from './episode';
 export { APPS, allApis } from './apis';
 export { TEMPLATES } from './templates';
+export { SkillLibrary, type SkillLibraryJSON } from './skills';
+export type { SkillUse, SkillCallRecord } from './skills-runtime';
+export type { AppsExpertOptions } from './expert';
+export { generateAppsTasks, syntheticAppsId, SYNTHETIC_SPLIT } from './synthetic';
 
 export const DEFAULT_SEED = 1;
 export const MAX_TURNS = 30;
@@ -40,8 +46,14 @@ class TaskStore {
   get(taskId: string): AppsTask {
     const split = /^apps\/([a-z_]+)\/\d{4}$/.exec(taskId)?.[1];
     if (split && (SPLITS as readonly string[]).includes(split)) this.split(split);
+    const synthetic = parseSyntheticAppsId(taskId);
+    if (synthetic && !this.byId.has(taskId)) {
+      const made = syntheticAppsTask(this.seed, synthetic.seed, synthetic.index);
+      if (!made) throw new Error(`apps task "${taskId}" was discarded at generation (no usable world, or the scripted expert fails it)`);
+      this.byId.set(taskId, made);
+    }
     const task = this.byId.get(taskId);
-    if (!task) throw new Error(`unknown apps task id "${taskId}" (ids look like apps/train/0007)`);
+    if (!task) throw new Error(`unknown apps task id "${taskId}" (ids look like apps/train/0007 or apps/synthetic/g0/00012)`);
     return task;
   }
 }
@@ -53,7 +65,17 @@ function store(seed: number): TaskStore {
   return s;
 }
 
-export function createAppsEnvironment(opts: { seed?: number } = {}): Environment {
+/**
+ * The apps environment as its own callers see it: episodes are `AppsEpisode`s (privileged world view, skill
+ * library and skill use), a chain passes the previous task's library in, and the expert takes the skills option.
+ * Still an `Environment`, so generic code is unaffected.
+ */
+export interface AppsEnvironment extends Environment {
+  createEpisode(taskId: string, seed: number, opts?: { maxTurns?: number; skills?: SkillLibrary }): AppsEpisode;
+  expert(taskId: string, opts: AppsExpertOptions): Agent;
+}
+
+export function createAppsEnvironment(opts: { seed?: number } = {}): AppsEnvironment {
   const seed = opts.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new Error(`apps environment seed must be an integer, got ${seed}`);
   const tasks = store(seed);
@@ -64,14 +86,15 @@ export function createAppsEnvironment(opts: { seed?: number } = {}): Environment
     splits: () => [...SPLITS],
     tasks: (split: string): TaskInfo[] => tasks.split(split).map((t) => t.info),
     task: (taskId: string): TaskInfo => tasks.get(taskId).info,
-    createEpisode(taskId: string, episodeSeed: number, o?: { maxTurns?: number }): Episode {
+    /** `skills`: the library the previous task of a chain returned; the episode's own copy is `episode.skills`. */
+    createEpisode(taskId: string, episodeSeed: number, o?: { maxTurns?: number; skills?: SkillLibrary }): AppsEpisode {
       const maxTurns = o?.maxTurns ?? MAX_TURNS;
       if (!Number.isInteger(maxTurns) || maxTurns < 1 || maxTurns > MAX_TURNS) {
         throw new Error(`maxTurns must be an integer in [1, ${MAX_TURNS}], got ${maxTurns}`);
       }
-      return new AppsEpisode(tasks.get(taskId), episodeSeed, maxTurns);
+      return new AppsEpisode(tasks.get(taskId), episodeSeed, maxTurns, o?.skills);
     },
-    expert: (taskId: string, o: ExpertOptions): Agent => new AppsExpert(tasks.get(taskId).spec, o, taskId),
+    expert: (taskId: string, o: AppsExpertOptions): Agent => new AppsExpert(tasks.get(taskId).spec, o, taskId),
   };
 }
 

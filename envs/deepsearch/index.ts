@@ -26,3 +26,5 @@ export { randomAgent, scriptedExpert } from './expert';
 export type { ExpertPools } from './expert';
 export { OpenAiCompatibleJudge, judgeEpisode, judgePrompt } from './judge';
 export type { OpenAiJudgeOptions, SemanticJudge, SemanticJudgeInput } from './judge';
+export { generateDeepSearchQuestions, syntheticSourceOf, SYNTHETIC_SPLIT } from './synthetic';
+export type { SyntheticQuestions, SyntheticSource } from './synthetic';
