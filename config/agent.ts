@@ -192,6 +192,51 @@ export const LlmSftSchema = z.strictObject({
   tasks: z.int().min(0).max(100_000).default(0),
 });
 
+/** Rollouts on onnxruntime-node in the rollout worker, from the ONNX graph each version publishes (the default). */
+const OnnxRolloutSchema = z.strictObject({ engine: z.literal('onnx') });
+
+/** One OpenAI-compatible server. */
+export const InferenceServerSchema = z.strictObject({
+  /** The API root the OpenAI client takes, `/v1` included: `http://localhost:8000/v1`. */
+  baseUrl: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://localhost:8000/v1' }).max(2048),
+  /**
+   * The environment variable that holds the server's API key on the rollout workers (a key in the config would be
+   * written into the workflow's history); absent = no key.
+   */
+  apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').max(128).optional(),
+});
+
+/**
+ * Rollouts through OpenAI-compatible inference servers (policy/llm/openai-engine.ts): prompts go out as token IDs,
+ * the sampled IDs and their log-probs come back. `protocol` says what the server can do beyond the completions API:
+ * - `vllm`: each version is a LoRA adapter loaded at runtime (`/v1/load_lora_adapter`) under a versioned name;
+ * - `ratchet`: `ratchet serve`, which loads stored versions by name on demand;
+ * - `llama-cpp`: llama-cpp-python's server, one fixed model (no weight sync: version 0 only), prompts sent as text
+ *   and the server's tokenization checked against the IDs.
+ */
+export const OpenAiRolloutSchema = z.strictObject({
+  engine: z.literal('openai'),
+  protocol: z.enum(['vllm', 'ratchet', 'llama-cpp']),
+  servers: z.array(InferenceServerSchema).min(1).max(64),
+  /** The base model's served name; absent = the first base model the server lists. */
+  model: z.string().min(1).max(512).optional(),
+  /** Requests in flight at once, over all servers. */
+  concurrency: z.int().min(1).max(4096).default(16),
+  /** One request's limit, retries not counted. */
+  timeoutMs: z.int().min(1000).max(3_600_000).default(300_000),
+  /** Retries of a request that failed on a connection, a timeout, 408/409/429 or 5xx (Retry-After honoured). */
+  maxRetries: z.int().min(0).max(20).default(5),
+  /**
+   * `vllm`: where version v's PEFT adapter directory is on the server's file system; `{run}` and `{version}` are
+   * filled in (e.g. `/shared/adapters/{run}/v{version}`).
+   */
+  adapterPath: z.string().min(1).max(4096).optional(),
+  /** Versions kept loaded on a server, the newest included (at least async.maxStaleness + 1); older ones are unloaded. */
+  keepVersions: z.int().min(1).max(64).default(2),
+});
+
+export const LlmRolloutSchema = z.discriminatedUnion('engine', [OnnxRolloutSchema, OpenAiRolloutSchema]).prefault({ engine: 'onnx' });
+
 /** The from-scratch transformer of policy/model.ts (the `model` settings), trained in TypeScript. */
 const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });
 
@@ -209,6 +254,19 @@ export const LlmPolicySchema = z.strictObject({
   shots: z.int().min(0).max(8).default(0),
   /** Supervised fine-tuning on the expert's chats before RL; absent = RL starts from the pretrained model. */
   sft: LlmSftSchema.optional(),
+  /** Where rollouts run: in process on onnxruntime-node (default), or on OpenAI-compatible inference servers. */
+  rollout: LlmRolloutSchema,
+}).superRefine((policy, ctx) => {
+  const { rollout } = policy;
+  if (rollout.engine !== 'openai' || rollout.protocol !== 'vllm') return;
+  if (policy.lora === null) {
+    ctx.addIssue({ code: 'custom', path: ['rollout', 'protocol'], message: 'vllm loads each version as a LoRA adapter; lora: null trains every weight (use LoRA, or the onnx engine)' });
+  }
+  if (!rollout.adapterPath) {
+    ctx.addIssue({ code: 'custom', path: ['rollout', 'adapterPath'], message: 'protocol vllm needs adapterPath: where the server reads each version\'s adapter, e.g. "/shared/adapters/{run}/v{version}"' });
+  } else if (!rollout.adapterPath.includes('{version}')) {
+    ctx.addIssue({ code: 'custom', path: ['rollout', 'adapterPath'], message: `must contain {version} (each version is its own adapter), got "${rollout.adapterPath}"` });
+  }
 });
 
 export const PolicySchema = z.discriminatedUnion('kind', [BuiltinPolicySchema, LlmPolicySchema]).prefault({ kind: 'builtin' });

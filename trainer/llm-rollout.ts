@@ -20,7 +20,8 @@ import { appsChatPrompt } from '../envs/apps/chat-prompt';
 import { deepSearchChatPrompt } from '../envs/deepsearch/chat-prompt';
 import type { Environment, Episode } from '../envs/types';
 import { actionFromReply, chatMessages, type ChatPrompt } from '../policy/llm/chat-episode';
-import type { LoadedLlmPolicy } from '../policy/llm/llm-policy';
+import type { LlmTokenizer } from '../policy/llm/tokenizer';
+import type { GenerateOptions, Generation } from '../policy/generate';
 import { playedTrajectory, type PolicyRollout, type RolloutOptions, type RolloutSpec } from './rollout';
 import type { Trajectory, TurnRecord } from './trajectory';
 
@@ -43,22 +44,34 @@ export interface LlmRolloutOptions extends RolloutOptions {
   chatPrompt?: ChatPrompt;
 }
 
+/**
+ * What plays LLM episodes: a version loaded in process (policy/llm/llm-policy.ts, the onnx engine) or one served by
+ * inference servers (policy/llm/served-policy.ts, the openai engine).
+ */
+export interface LlmPlayer {
+  readonly tokenizer: LlmTokenizer;
+  readonly contextLength: number;
+  generate(prompts: number[][], opts: GenerateOptions): Promise<Generation[]>;
+  /** Run the rollout with the version held (an in-process version is not released under it). */
+  using<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 /** The token IDs of an episode's next prompt: its chat, rendered with the generation prompt. */
-export function llmPromptTokens(policy: Pick<LoadedLlmPolicy, 'tokenizer'>, chatPrompt: ChatPrompt, episode: Episode, shots = 0): number[] {
+export function llmPromptTokens(policy: Pick<LlmPlayer, 'tokenizer'>, chatPrompt: ChatPrompt, episode: Episode, shots = 0): number[] {
   return policy.tokenizer.encode(policy.tokenizer.renderChat(chatMessages(chatPrompt, episode, { shots }), { addGenerationPrompt: true }));
 }
 
 /** An LLM policy as a PolicyRollout (for evaluatePolicy). */
 export const llmRollout =
-  (policy: LoadedLlmPolicy, extra: { shots?: number } = {}): PolicyRollout =>
+  (policy: LlmPlayer, extra: { shots?: number } = {}): PolicyRollout =>
   (env, specs, opts) =>
     rolloutLlm(env, policy, specs, { ...opts, ...extra });
 
-export function rolloutLlm(env: Environment, policy: LoadedLlmPolicy, specs: RolloutSpec[], opts: LlmRolloutOptions): Promise<Trajectory[]> {
+export function rolloutLlm(env: Environment, policy: LlmPlayer, specs: RolloutSpec[], opts: LlmRolloutOptions): Promise<Trajectory[]> {
   return policy.using(() => run(env, policy, specs, opts));
 }
 
-async function run(env: Environment, policy: LoadedLlmPolicy, specs: RolloutSpec[], opts: LlmRolloutOptions): Promise<Trajectory[]> {
+async function run(env: Environment, policy: LlmPlayer, specs: RolloutSpec[], opts: LlmRolloutOptions): Promise<Trajectory[]> {
   const chatPrompt = opts.chatPrompt ?? chatPromptFor(env.name);
   const episodes: Episode[] = specs.map((s) => env.createEpisode(s.taskId, s.seed, { maxTurns: opts.maxTurns }));
   const turns: TurnRecord[][] = specs.map(() => []);

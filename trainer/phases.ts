@@ -39,6 +39,7 @@ import { PolicyCache, publishPolicy } from './policy-bundle';
 import { builtinRollout, type PolicyRollout } from './rollout';
 import { llmRollout } from './llm-rollout';
 import { LlmPolicyCache } from '../policy/llm/llm-policy';
+import { ServedPolicies } from '../policy/llm/served-policy';
 import { correctStaleSamples, Scores, scoreTrajectories } from './score';
 import { type ChainRef, decodeTrajectories, encodeTrajectories, type SkillRecord, Trajectory } from './trajectory';
 import { ppoUpdate } from './update';
@@ -60,6 +61,8 @@ export interface PhaseContext {
   policies: PolicyCache;
   /** Loaded LLM policy versions by hash (rollout side of `agent.policy.kind: llm`), made on first use. */
   llmPolicies?: LlmPolicyCache;
+  /** LLM versions served by inference servers (`agent.policy.rollout.engine: openai`), made on first use. */
+  servedPolicies?: ServedPolicies;
   /** Trainer states by checkpoint hash (update side): the last one stays in memory between steps. */
   states: Map<string, Promise<AgentState>>;
   /** Called often during long work (activities heartbeat and notice cancellation here). */
@@ -121,9 +124,16 @@ export async function releaseContext(ctx: PhaseContext): Promise<void> {
   await ctx.llmPolicies?.clear();
 }
 
-/** The published version `ref` as a player of episodes: the built-in ONNX policy, or a chat LLM through its template. */
-async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string }): Promise<PolicyRollout> {
+/**
+ * The published version `ref` as a player of episodes: the built-in ONNX policy, or a chat LLM through its template,
+ * in process or on inference servers (synced to the version and checked first; step 0's check fails fast).
+ */
+async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string; version: number }, run: { runId: string; step: number }): Promise<PolicyRollout> {
   const { policy: kind } = config.agent;
+  if (kind.kind === 'llm' && kind.rollout.engine === 'openai') {
+    ctx.servedPolicies ??= new ServedPolicies();
+    return llmRollout(await ctx.servedPolicies.get(kind.rollout, kind.model, run.runId, ref.version, { atRunStart: run.step === 0 }), { shots: kind.shots });
+  }
   if (kind.kind === 'llm') {
     ctx.llmPolicies ??= new LlmPolicyCache(ctx.store);
     return llmRollout(await ctx.llmPolicies.get(ref, kind.model), { shots: kind.shots });
@@ -225,7 +235,7 @@ export async function rolloutPhase(
   input: { runId: string; step: number; config: RunConfig; shard: number; taskIds: string[]; firstGroup: number; policy: { version: number; key: string; sha256: string } },
 ): Promise<{ rollouts: ArtifactRef; trajectories: number }> {
   const { runId, step, config, shard } = input;
-  const play = await playerFor(ctx, config, input.policy);
+  const play = await playerFor(ctx, config, input.policy, input);
   const specs = input.taskIds.flatMap((taskId, offset) =>
     Array.from({ length: config.groupSize }, (_, sample) => ({
       taskId,
@@ -485,7 +495,7 @@ export async function evaluatePhase(
   const tasks = input.tasks > 0 ? all.slice(0, input.tasks) : all;
   const outcome = await evaluatePolicy(
     env,
-    await playerFor(ctx, input.config, input.policy),
+    await playerFor(ctx, input.config, input.policy, input),
     tasks,
     {
       mode: input.mode,

@@ -40,7 +40,17 @@ export const BASES: Record<BaseName, Json> = {
     steps: 2,
     tasksPerStep: 4,
     rolloutShards: 1,
-    agent: { policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: 4, alpha: 8 }, sft: { steps: 2, tasks: 2 } }, ppo: { microbatchSegments: 4 } },
+    agent: {
+      policy: {
+        kind: 'llm',
+        model: 'smollm2-135m-instruct',
+        lora: { rank: 4, alpha: 8 },
+        sft: { steps: 2, tasks: 2 },
+        // The openai engine (not the default onnx one), so its fields are walked too.
+        rollout: { engine: 'openai', protocol: 'vllm', servers: [{ baseUrl: 'http://localhost:8000/v1', apiKeyEnv: 'VLLM_API_KEY' }], adapterPath: '/shared/adapters/{run}/v{version}' },
+      },
+      ppo: { microbatchSegments: 4 },
+    },
     evaluation: { tasks: 2 },
   },
 };
@@ -69,8 +79,8 @@ interface Node {
   /** The schema with default/optional/nullable/prefault/pipe wrappers removed. */
   schema: z.core.$ZodType;
   nullable: boolean;
-  /** A union's option: the discriminator value (`agent.policy.kind`) that selects it. */
-  kind?: string;
+  /** A union's option: the discriminator and its value (`agent.policy.kind`: `llm`) that select it. */
+  option?: { key: string; value: string };
 }
 
 function unwrap(schema: z.core.$ZodType): { schema: z.core.$ZodType; nullable: boolean } {
@@ -95,12 +105,15 @@ function walk(schema: z.core.$ZodType, value: unknown, path: Path, out: { sectio
     out.sections.push(node);
     for (const [key, field] of Object.entries((node.schema as z.ZodObject).shape)) walk(field, at(key), [...path, key], out);
   } else if (type === 'union') {
-    const options = (node.schema._zod.def as unknown as { options: z.ZodObject[] }).options;
-    const kind = at('kind') ?? 'builtin';
-    const option = options.find((o) => (o.shape.kind as z.ZodLiteral).value === kind) ?? options[0];
+    // A discriminated union (`kind`, `engine` ...): follow the option the base's value names, else the first one.
+    const { options, discriminator: key } = node.schema._zod.def as unknown as { options: z.core.$ZodType[]; discriminator?: string };
+    if (!key) throw new Error(`bad-configs: ${fieldName(path)} is a union without a discriminator; teach walk() its options`);
+    const tag = (option: z.core.$ZodType) => String((unwrap((unwrap(option).schema as z.ZodObject).shape[key]).schema as z.ZodLiteral).value);
+    const chosen = at(key);
+    const option = options.find((o) => tag(o) === chosen) ?? options[0];
     const sections = out.sections.length;
     walk(option, value, path, out);
-    out.sections[sections].kind = (option.shape.kind as z.ZodLiteral).value as string;
+    out.sections[sections].option = { key, value: tag(option) };
   } else if (type === 'array') {
     out.scalars.push(node);
     walk((node.schema as z.ZodArray).element, at(0), [...path, 0], out);
@@ -237,7 +250,7 @@ function unknownFields(base: BaseName): fc.Arbitrary<BadConfig> {
     .tuple(fc.constantFrom(...sections), unknownKey, fc.jsonValue({ maxDepth: 2 }))
     .filter(([section, key]) => !Object.prototype.hasOwnProperty.call((section.schema as z.ZodObject).shape, key))
     .map(([section, key, value]) => {
-      const kind: [Path, unknown][] = section.kind ? [[[...section.path, 'kind'], section.kind]] : []; // keeps the union's option
+      const kind: [Path, unknown][] = section.option ? [[[...section.path, section.option.key], section.option.value]] : []; // keeps the union's option
       return { ...patched('unknown-field', base, fieldName(section.path), [...kind, [[...section.path, key], value]]), unknownKey: key };
     });
 }
@@ -355,6 +368,10 @@ function crossField(base: BaseName): fc.Arbitrary<BadConfig> {
     rules.push(
       fc.integer({ min: DEEPSEARCH_SPLIT_SIZES.train + 1, max: 100_000 }).map((n) => patched('cross-field', base, 'agent.policy.sft.tasks', [[['agent', 'policy', 'sft', 'tasks'], n]])),
       fc.constant(patched('cross-field', base, 'agent.base.checkpoint', [[['agent', 'base', 'checkpoint'], { key: 'runs/x/checkpoints/v000000.ckpt', sha256: 'a'.repeat(64) }]])),
+      // vLLM loads each version as a LoRA adapter, from a path per version.
+      fc.constant(patched('cross-field', base, 'agent.policy.rollout.protocol', [[['agent', 'policy', 'lora'], null]])),
+      fc.constant(patched('cross-field', base, 'agent.policy.rollout.adapterPath', [[['agent', 'policy', 'rollout', 'adapterPath'], undefined]])),
+      fc.constantFrom('/shared/adapters/{run}', '/v{versions}').map((a) => patched('cross-field', base, 'agent.policy.rollout.adapterPath', [[['agent', 'policy', 'rollout', 'adapterPath'], a]])),
     );
   }
   return fc.oneof(...rules);

@@ -214,7 +214,12 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
 
   it('an llm policy gets LoRA on every linear layer and the Python worker queue unless told otherwise', () => {
     const config = parseRunConfig({ ...deepsearch, agent: { policy: llm } });
-    expect(config.agent.policy).toEqual({ ...llm, shots: 0, lora: { rank: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } });
+    expect(config.agent.policy).toEqual({
+      ...llm,
+      shots: 0,
+      lora: { rank: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
+      rollout: { engine: 'onnx' },
+    });
     expect(config.taskQueues.gpu).toBe('ratchet-torch');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: llm }, taskQueues: { gpu: 'my-a100s' } }).taskQueues.gpu).toBe('my-a100s');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, lora: null } } }).agent.policy).toMatchObject({ lora: null });
@@ -227,7 +232,25 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     });
   });
 
+  it('agent.policy.rollout: the openai engine fills its defaults', () => {
+    const servers = [{ baseUrl: 'http://localhost:8000/v1' }];
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'ratchet', servers } } } }).agent.policy).toMatchObject({
+      rollout: { engine: 'openai', protocol: 'ratchet', servers, concurrency: 16, timeoutMs: 300_000, maxRetries: 5, keepVersions: 2 },
+    });
+    const vllm = { engine: 'openai', protocol: 'vllm', servers, adapterPath: '/shared/{run}/v{version}' };
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, rollout: vllm } } }).agent.policy).toMatchObject({ rollout: vllm });
+  });
+
+  const servers = [{ baseUrl: 'http://localhost:8000/v1' }];
   it.each([
+    [{ agent: { policy: { ...llm, rollout: { engine: 'vllm' } } } }, 'agent.policy.rollout.engine', /onnx|openai/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'tgi', servers } } } }, 'agent.policy.rollout.protocol', /.+/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'ratchet', servers: [] } } } }, 'agent.policy.rollout.servers', /.+/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: 'ftp://x/v1' }] } } } }, 'agent.policy.rollout.servers.0.baseUrl', /http/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: 'http://x/v1', apiKeyEnv: 'sk-123' }] } } } }, 'agent.policy.rollout.servers.0.apiKeyEnv', /environment variable/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'vllm', servers } } } }, 'agent.policy.rollout.adapterPath', /needs adapterPath/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'vllm', servers, adapterPath: '/a/{run}' } } } }, 'agent.policy.rollout.adapterPath', /\{version\}/],
+    [{ agent: { policy: { ...llm, lora: null, rollout: { engine: 'openai', protocol: 'vllm', servers, adapterPath: '/a/{version}' } } } }, 'agent.policy.rollout.protocol', /LoRA/],
     [{ agent: { policy: { ...llm, sft: { steps: 0 } } } }, 'agent.policy.sft.steps', /.+/],
     [{ agent: { policy: { ...llm, sft: { demoNoise: 2 } } } }, 'agent.policy.sft.demoNoise', /.+/],
     [{ agent: { policy: { ...llm, sft: { epochs: 3 } } } }, 'agent.policy.sft', /epochs/],

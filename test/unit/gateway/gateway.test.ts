@@ -5,51 +5,28 @@
  * into a trajectory row (and a JSONL line), moving the policy moves where calls go, and what cannot be recorded is
  * refused.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactKeys } from '../../../common/artifact-keys';
-import { LocalArtifactStore } from '../../../common/artifacts';
-import { initBackend } from '../../../policy/backend';
-import { modelFromWeights } from '../../../policy/model';
-import { Tokenizer } from '../../../policy/tokenizer';
 import { startGateway, type RunningGateway } from '../../../serve/gateway';
-import { ServedModels } from '../../../serve/models';
-import { PolicyStore } from '../../../serve/policy-store';
-import { startServer, type RunningServer } from '../../../serve/server';
 import type { Trajectory } from '../../../trainer/trajectory';
-import { PolicyCache, publishPolicy, type LoadedPolicy } from '../../../trainer/policy-bundle';
-import { randomWeights, TINY } from '../policy/helpers';
+import { serveTinyVersions, tokenizer, type TinyServe } from '../serve/tiny-versions';
 
 const RUN = 'gw-unit';
-const tokenizer = Tokenizer.build(['GET /users/7 HTTP ok done\nPOST /orders {"id": 12}']);
-const config = { ...TINY, vocabSize: tokenizer.vocabSize, contextLength: 48 };
 
-let dir: string;
-let upstream: RunningServer;
+let upstream: TinyServe;
 let gateway: RunningGateway;
-let cache: PolicyCache;
-const versions: LoadedPolicy[] = [];
+let dir: string;
+let versions: TinyServe['versions'];
 
 beforeAll(async () => {
-  await initBackend({ quiet: true });
-  dir = mkdtempSync(join(tmpdir(), 'gateway-unit-'));
-  const store = new LocalArtifactStore(dir);
-  cache = new PolicyCache(store);
-  for (const version of [0, 1]) {
-    const ref = await publishPolicy(store, artifactKeys.policy(RUN, version), modelFromWeights(config, 'policy', randomWeights(config, 21 + version)), tokenizer);
-    versions.push(await cache.get(ref));
-  }
-  const policies = new PolicyStore(store);
-  upstream = await startServer({ models: new ServedModels(policies, RUN), policies }, { port: 0 });
-  gateway = await startGateway({ upstream: `${upstream.url}/v1`, policy: { model: `${RUN}@v0`, version: 0 }, out: join(dir, 'episodes.jsonl'), port: 0 });
+  upstream = await serveTinyVersions(RUN);
+  ({ dir, versions } = upstream);
+  gateway = await startGateway({ upstream: `${upstream.server.url}/v1`, policy: { model: `${RUN}@v0`, version: 0 }, out: join(dir, 'episodes.jsonl'), port: 0 });
 });
 
 afterAll(async () => {
   await gateway?.close();
   await upstream?.close();
-  await cache?.clear();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
