@@ -189,6 +189,11 @@ export const RunConfigSchema = z
     if (config.env === 'bandit' && config.async.maxStaleness > 0) {
       ctx.addIssue({ code: 'custom', path: ['async', 'maxStaleness'], message: 'asynchronous training needs a text agent (apps, deepsearch): the bandit\'s tabular update has no importance correction' });
     }
+    const { policy } = config.agent;
+    if (policy.kind === 'llm' && policy.rollout.engine === 'openai' && policy.rollout.keepVersions < config.async.maxStaleness + 1) {
+      // A server must still hold the version a stale batch is being rolled out with.
+      ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'rollout', 'keepVersions'], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
+    }
     const { passK, passN } = config.evaluation;
     if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {
       const message = passK > 0 ? `must be at least passK (${passK})` : 'samples for pass@k: set passK > 0 too';

@@ -171,6 +171,24 @@ describe('dynamicSampling.refill (DAPO)', () => {
   });
 });
 
+describe('async (one-step-off-policy training)', () => {
+  const text = { runId: 'async', env: 'deepsearch', steps: 3 };
+
+  it('defaults to synchronous, and takes a staleness bound and importance cap for text agents', () => {
+    expect(parseRunConfig(text).async).toEqual({ maxStaleness: 0, importanceCap: 5 });
+    expect(parseRunConfig({ ...text, async: { maxStaleness: 2, importanceCap: 3 } }).async).toEqual({ maxStaleness: 2, importanceCap: 3 });
+  });
+
+  it('refuses the bandit, a cap of at most 1, and an inference server that would unload a version still rolled out', () => {
+    expect(() => parseRunConfig({ ...example, async: { maxStaleness: 1 } })).toThrow(/async\.maxStaleness: asynchronous training needs a text agent/);
+    expect(() => parseRunConfig({ ...text, async: { importanceCap: 1 } })).toThrow(/async\.importanceCap/);
+    const rollout = { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: 'http://localhost:8000/v1' }], keepVersions: 2 };
+    const llm = { agent: { policy: { kind: 'llm', model: 'smollm2-135m-instruct', rollout } } };
+    expect(parseRunConfig({ ...text, ...llm, async: { maxStaleness: 1 } }).async.maxStaleness).toBe(1);
+    expect(() => parseRunConfig({ ...text, ...llm, async: { maxStaleness: 2 } })).toThrow(/agent\.policy\.rollout\.keepVersions: must be at least async\.maxStaleness \+ 1 \(3\)/);
+  });
+});
+
 describe('evaluation.passN (samples behind the pass@k estimate)', () => {
   const evaluation = (section: object) => parseRunConfig({ ...example, evaluation: section }).evaluation;
 
