@@ -19,6 +19,7 @@ interface ServeFlags {
   model?: string;
   threads?: string;
   maxLoaded?: string;
+  awaitRun?: boolean;
 }
 
 function nonNegativeInt(flag: string, value: string): number {
@@ -37,6 +38,7 @@ export function registerServeCommand(program: Command): void {
     .option('--model <ref>', "the LLM the run's graphs belong to, for a run with no stored config (default: the run's agent.policy)")
     .option('--threads <n>', 'onnxruntime threads of an LLM session (default: every core)')
     .option('--max-loaded <n>', 'policy versions kept loaded (default 4 built-in, 1 LLM)')
+    .option('--await-run', 'start before the run has published a version (a training run rolling out through this server)')
     .action(async (flags: ServeFlags) => {
       const port = nonNegativeInt('--port', flags.port);
       const named = parseVersionName(flags.run);
@@ -50,15 +52,15 @@ export function registerServeCommand(program: Command): void {
         llmCapacity: maxLoaded,
       });
       const versions = await policies.versions(runId);
-      if (versions.length === 0) throw new Error(`serve: run "${runId}" has no stored policy versions in the artifact store (RATCHET_ARTIFACTS / RATCHET_ARTIFACTS_DIR)`);
-      if (pinned !== undefined && !versions.includes(pinned)) throw new Error(`serve: run "${runId}" has no version ${pinned} (stored: ${versions.join(', ')})`);
-      const base = { runId, version: pinned ?? versions[versions.length - 1] };
-      // Load the base version now: a run that cannot be served fails here, not at its first request.
-      const policy = await policies.load(base);
+      if (versions.length === 0 && !flags.awaitRun) throw new Error(`serve: run "${runId}" has no stored policy versions in the artifact store (RATCHET_ARTIFACTS / RATCHET_ARTIFACTS_DIR); --await-run serves them as the run publishes them`);
+      if (pinned !== undefined && !versions.includes(pinned)) throw new Error(`serve: run "${runId}" has no version ${pinned} (stored: ${versions.join(', ') || 'none'})`);
+      // Load the newest version now: a run that cannot be served fails here, not at its first request.
+      const base = versions.length ? { runId, version: pinned ?? versions[versions.length - 1] } : undefined;
+      const kind = base ? (await policies.load(base)).kind : 'not yet known';
       const server = await startServer({ models: new ServedModels(policies, runId, pinned), policies }, { port, host: flags.host, log: (line) => console.error(line) });
       console.log(
-        `ratchet serve: run ${runId} (${policy.kind} policy, versions ${versions.map((v) => `v${v}`).join(' ')}); ` +
-          `model "${runId}" = ${pinned === undefined ? 'the newest version' : versionName(base)}, or "<run>@v<N>"; OpenAI base URL ${server.url}/v1`,
+        `ratchet serve: run ${runId} (${kind} policy, versions ${versions.map((v) => `v${v}`).join(' ') || 'none yet'}); ` +
+          `model "${runId}" = ${base && pinned !== undefined ? versionName(base) : 'the newest version'}, or "<run>@v<N>"; OpenAI base URL ${server.url}/v1`,
       );
       const stop = () => void server.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -296,10 +296,15 @@ export class InvalidRunConfigError extends Error {
 
 /**
  * A config that validates yet cannot run (a world its settings cannot build, a prompt its model cannot hold): the
- * same config fails the same way, so the error's name is the activities' non-retryable `InvalidRunConfig` type.
+ * same config fails the same way, so it is the activities' non-retryable `InvalidRunConfig` type. Temporal names an
+ * activity's error by its class (`constructor.name`), not its `name`, hence a class of that name.
  */
+class InvalidRunConfig extends Error {
+  override name = 'InvalidRunConfig';
+}
+
 export function unrunnableConfig(message: string): Error {
-  return Object.assign(new Error(message), { name: 'InvalidRunConfig' });
+  return new InvalidRunConfig(message);
 }
 
 /** Parse and fill defaults; throws InvalidRunConfigError whose message names each bad field. */

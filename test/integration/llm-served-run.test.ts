@@ -1,0 +1,134 @@
+/**
+ * A durable LLM run whose rollouts go through an inference server (issue 31): SmolLM2 + LoRA on deepsearch with
+ * `agent.policy.rollout: { engine: "openai", protocol: "ratchet" }`, the server a real `ratchet serve --await-run`
+ * process over the test artifact store, which serves each version `<runId>@v<N>` as the torch worker publishes it.
+ * The cpu worker is SIGKILLed mid-rollout: the run completes with the same trajectory rows and final adapter as an
+ * uninterrupted run, every step's rollouts score the same log-probs in the trainer (the server samples with the same
+ * engine on the same graph), and the server's log shows the completions calls the rollouts made. A server that does
+ * not serve the run fails it at its first rollout attempt (InvalidRunConfig, not retried).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { listSteps } from '../../db/queries';
+import { REPO_ROOT } from '../../infra/paths';
+import { tsxCommand } from '../../infra/processes';
+import { modelsDir } from '../../policy/llm/models';
+import { pullModel } from '../../policy/llm/pull';
+import { runUninterrupted, runWithFaults } from './support/faults';
+import { openHarness, testConfig, type Harness } from './support/harness';
+
+const PORT = Number(process.env.RATCHET_TEST_SERVED_RUN_PORT ?? 27321);
+const STEPS = 2;
+
+let h: Harness;
+let server: ChildProcess | undefined;
+let serverLog = '';
+
+/** Run `fn` with `ratchet serve` up for `runId` (one run's versions at a time, as a user would serve them). */
+async function withServe<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+  serverLog = '';
+  server = await startServe(runId);
+  try {
+    return await fn();
+  } finally {
+    const exited = new Promise((resolve) => server!.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+    server = undefined;
+  }
+}
+
+/** `ratchet serve` before the run exists (--await-run); resolves once it listens. */
+function startServe(runId: string): Promise<ChildProcess> {
+  const { command, args } = tsxCommand(join(REPO_ROOT, 'cli', 'main.ts'), ['serve', '--run', runId, '--await-run', '--port', String(PORT)]);
+  const env = { ...process.env, RATCHET_ARTIFACTS_DIR: h.env.artifactsDir, RATCHET_MODELS_DIR: modelsDir() };
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ratchet serve:')) resolve(child);
+    });
+    child.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
+    child.once('exit', (code) => reject(new Error(`ratchet serve exited (${code}): ${serverLog}`)));
+  });
+}
+
+const servedConfig = () =>
+  testConfig({
+    env: 'deepsearch',
+    algorithm: 'reinforce_pp',
+    steps: STEPS,
+    seed: 5,
+    tasksPerStep: 2,
+    groupSize: 2,
+    rolloutShards: 1,
+    learningRate: 1e-3,
+    deepsearch: { seed: 0, passages: 2000, family: 'single' },
+    agent: {
+      policy: {
+        kind: 'llm',
+        model: 'smollm2-135m-instruct',
+        lora: { rank: 4, alpha: 8 },
+        rollout: { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: `http://127.0.0.1:${PORT}/v1` }], concurrency: 4, timeoutMs: 600_000, maxRetries: 2 },
+      },
+      sampling: { temperature: 1, maxActionTokens: 16, maxTurns: 2 },
+      ppo: { epochs: 1, minibatchSegments: 8, microbatchSegments: 4, entropyCoef: 0.01 },
+      kl: { mode: 'loss', coef: 0.01 },
+    },
+    evaluation: { tasks: 2 },
+    timeouts: { activityStartToClose: '10m', activityHeartbeat: '60s', retryInitialInterval: '1s', retryMaximumInterval: '2s' },
+  });
+
+beforeAll(async () => {
+  await pullModel('smollm2-135m-instruct');
+  h = await openHarness();
+}, 180_000);
+
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  await h?.close();
+});
+
+async function trajectoryRows(runId: string) {
+  const { rows } = await h.database.db.execute(
+    sql`select step, "group", sample, task_id, reward, success, turns, tokens from trajectories where run_id = ${runId} order by step, "group", sample`,
+  );
+  return rows;
+}
+
+test('rollouts through ratchet serve: SIGKILL of the cpu worker mid-rollout, exact rows, identical final adapter', async () => {
+  const [baselineConfig, faultedConfig] = [servedConfig(), servedConfig()];
+  const baseline = await withServe(baselineConfig.runId, () => runUninterrupted(h, baselineConfig, { gpu: 'torch' }));
+  const faulted = await withServe(faultedConfig.runId, () =>
+    runWithFaults(h, faultedConfig, [{ pool: 'cpu', phase: 'rolloutBatch', atStep: 1, delayMs: 2000, withinMs: 15 * 60_000 }], {}, { gpu: 'torch' }),
+  );
+
+  expect(baseline.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
+  expect(faulted.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
+  expect(faulted.fired.map((f) => [f.pool, f.step])).toEqual([['cpu', 1]]);
+  expect(faulted.retries.some((r) => r.startsWith('rolloutBatch@'))).toBe(true);
+  const rollouts = STEPS * 2 * 2;
+  expect(faulted.trajectories).toEqual({ total: rollouts, distinct: rollouts });
+  expect(await trajectoryRows(faulted.result.runId)).toEqual(await trajectoryRows(baseline.result.runId));
+  expect(faulted.finalCheckpoint).toEqual(baseline.finalCheckpoint);
+
+  // The server sampled every step's rollouts (v0, then each synced version) with the trainer's weights.
+  for (const row of await listSteps(h.database.db, faulted.result.runId)) {
+    const m = row.metrics as Record<string, number>;
+    expect(m.logProbMismatchTokens).toBeGreaterThan(0);
+    expect(m.logProbMismatch).toBeLessThan(1e-3);
+  }
+  expect(serverLog.match(/POST \/v1\/completions 200/g)?.length ?? 0).toBeGreaterThanOrEqual(2 * rollouts);
+}, 40 * 60_000);
+
+test('a server that does not serve the run fails it at the first rollout attempt, saying why', async () => {
+  const config = servedConfig();
+  const failure = await withServe('some-other-run', () => runUninterrupted(h, config, { gpu: 'torch' }).catch((err: Error) => err));
+  expect(failure).toBeInstanceOf(Error);
+  const history = await h.client.workflow.getHandle(`train-${config.runId}`).fetchHistory();
+  const rolloutAttempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
+  expect(rolloutAttempts).toEqual([]);
+  const failed = (history.events ?? []).find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+  expect(failed?.applicationFailureInfo?.type).toBe('InvalidRunConfig');
+  expect(failed?.message).toMatch(/inference server http:\/\/127\.0\.0\.1:\d+\/v1 lists no model/);
+}, 10 * 60_000);
