@@ -20,6 +20,7 @@ import type { Progress } from '../../workflows/training-run';
 import { ratchet } from './support/cli';
 import { runUninterrupted, runWithFaults } from './support/faults';
 import { eventually, openHarness, testConfig, type Harness } from './support/harness';
+import { SMOL_STEPS, smolDeepsearchConfig } from './support/llm';
 
 let h: Harness;
 beforeAll(async () => {
@@ -30,30 +31,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const STEPS = 3;
-
-/** Small and short, so a step takes about a minute on 2 cores; the entropy bonus makes every update move the adapter. */
-const llmConfig = () =>
-  testConfig({
-    env: 'deepsearch',
-    algorithm: 'reinforce_pp',
-    steps: STEPS,
-    seed: 5,
-    tasksPerStep: 2,
-    groupSize: 2,
-    rolloutShards: 1,
-    learningRate: 1e-3,
-    deepsearch: { seed: 0, passages: 2000, family: 'single' },
-    agent: {
-      policy: { kind: 'llm', model: 'smollm2-135m-instruct', lora: { rank: 4, alpha: 8 } },
-      sampling: { temperature: 1, maxActionTokens: 16, maxTurns: 2 },
-      ppo: { epochs: 1, minibatchSegments: 8, microbatchSegments: 4, entropyCoef: 0.01 },
-      kl: { mode: 'loss', coef: 0.01 },
-    },
-    evaluation: { tasks: 2 },
-    // The torch worker loads the model (~20 s) inside the first activity it runs after a restart.
-    timeouts: { activityStartToClose: '10m', activityHeartbeat: '60s', retryInitialInterval: '1s', retryMaximumInterval: '2s' },
-  });
+const STEPS = SMOL_STEPS;
+const llmConfig = () => smolDeepsearchConfig();
 
 async function trajectoryRows(runId: string) {
   const { rows } = await h.database.db.execute(

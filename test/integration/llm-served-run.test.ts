@@ -16,7 +16,8 @@ import { tsxCommand } from '../../infra/processes';
 import { modelsDir } from '../../policy/llm/models';
 import { pullModel } from '../../policy/llm/pull';
 import { runUninterrupted, runWithFaults } from './support/faults';
-import { openHarness, testConfig, type Harness } from './support/harness';
+import { openHarness, type Harness } from './support/harness';
+import { smolDeepsearchConfig } from './support/llm';
 
 const PORT = Number(process.env.RATCHET_TEST_SERVED_RUN_PORT ?? 27321);
 const STEPS = 2;
@@ -54,30 +55,7 @@ function startServe(runId: string): Promise<ChildProcess> {
 }
 
 const servedConfig = () =>
-  testConfig({
-    env: 'deepsearch',
-    algorithm: 'reinforce_pp',
-    steps: STEPS,
-    seed: 5,
-    tasksPerStep: 2,
-    groupSize: 2,
-    rolloutShards: 1,
-    learningRate: 1e-3,
-    deepsearch: { seed: 0, passages: 2000, family: 'single' },
-    agent: {
-      policy: {
-        kind: 'llm',
-        model: 'smollm2-135m-instruct',
-        lora: { rank: 4, alpha: 8 },
-        rollout: { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: `http://127.0.0.1:${PORT}/v1` }], concurrency: 4, timeoutMs: 600_000, maxRetries: 2 },
-      },
-      sampling: { temperature: 1, maxActionTokens: 16, maxTurns: 2 },
-      ppo: { epochs: 1, minibatchSegments: 8, microbatchSegments: 4, entropyCoef: 0.01 },
-      kl: { mode: 'loss', coef: 0.01 },
-    },
-    evaluation: { tasks: 2 },
-    timeouts: { activityStartToClose: '10m', activityHeartbeat: '60s', retryInitialInterval: '1s', retryMaximumInterval: '2s' },
-  });
+  smolDeepsearchConfig({ rollout: { engine: 'openai', protocol: 'ratchet', servers: [{ baseUrl: `http://127.0.0.1:${PORT}/v1` }], concurrency: 4, timeoutMs: 600_000, maxRetries: 2 } }, STEPS);
 
 beforeAll(async () => {
   await pullModel('smollm2-135m-instruct');
