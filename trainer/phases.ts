@@ -436,16 +436,16 @@ export interface TrajectoryRecord {
   envErrors: number;
   artifactKey: string;
   artifactSha256: string;
-  /** SAGE steps only (db columns chain_id ... skills_used). */
-  chainId?: string;
-  chainPosition?: number;
-  skillsWritten?: string[];
-  skillsUsed?: string[];
+  /** SAGE steps only, null otherwise (db columns chain_id ... skills_used, nullable). */
+  chainId: string | null;
+  chainPosition: number | null;
+  skillsWritten: string[] | null;
+  skillsUsed: string[] | null;
 }
 
-/** A SAGE reward row's chain and skills as trajectory-row columns; nothing for other rows. */
+/** A SAGE reward row's chain and skills as trajectory-row columns; nulls for other rows (what the database holds). */
 function chainColumns(row: RewardRow): Pick<TrajectoryRecord, 'chainId' | 'chainPosition' | 'skillsWritten' | 'skillsUsed'> {
-  if (!row.chain) return {};
+  if (!row.chain) return { chainId: null, chainPosition: null, skillsWritten: null, skillsUsed: null };
   return { chainId: row.chain.id, chainPosition: row.chain.position, skillsWritten: row.skills?.written ?? [], skillsUsed: row.skills?.used ?? [] };
 }
 

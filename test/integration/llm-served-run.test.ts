@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { listSteps } from '../../db/queries';
+import { listEvaluations, listSteps } from '../../db/queries';
 import { REPO_ROOT } from '../../infra/paths';
 import { tsxCommand } from '../../infra/processes';
 import { modelsDir } from '../../policy/llm/models';
@@ -20,7 +20,8 @@ import { openHarness, type Harness } from './support/harness';
 import { smolDeepsearchConfig } from './support/llm';
 
 const PORT = Number(process.env.RATCHET_TEST_SERVED_RUN_PORT ?? 27321);
-const STEPS = 2;
+/** One step, then the final evaluation: version 0's rollouts and version 1's evaluation both go through the server. */
+const STEPS = 1;
 
 let h: Harness;
 let server: ChildProcess | undefined;
@@ -78,12 +79,12 @@ test('rollouts through ratchet serve: SIGKILL of the cpu worker mid-rollout, exa
   const [baselineConfig, faultedConfig] = [servedConfig(), servedConfig()];
   const baseline = await withServe(baselineConfig.runId, () => runUninterrupted(h, baselineConfig, { gpu: 'torch' }));
   const faulted = await withServe(faultedConfig.runId, () =>
-    runWithFaults(h, faultedConfig, [{ pool: 'cpu', phase: 'rolloutBatch', atStep: 1, delayMs: 2000, withinMs: 15 * 60_000 }], {}, { gpu: 'torch' }),
+    runWithFaults(h, faultedConfig, [{ pool: 'cpu', phase: 'rolloutBatch', atStep: 0, delayMs: 2000, withinMs: 15 * 60_000 }], {}, { gpu: 'torch' }),
   );
 
   expect(baseline.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
   expect(faulted.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
-  expect(faulted.fired.map((f) => [f.pool, f.step])).toEqual([['cpu', 1]]);
+  expect(faulted.fired.map((f) => [f.pool, f.step])).toEqual([['cpu', 0]]);
   expect(faulted.retries.some((r) => r.startsWith('rolloutBatch@'))).toBe(true);
   const rollouts = STEPS * 2 * 2;
   expect(faulted.trajectories).toEqual({ total: rollouts, distinct: rollouts });
@@ -97,6 +98,8 @@ test('rollouts through ratchet serve: SIGKILL of the cpu worker mid-rollout, exa
     expect(m.logProbMismatch).toBeLessThan(1e-3);
   }
   expect(serverLog.match(/POST \/v1\/completions 200/g)?.length ?? 0).toBeGreaterThanOrEqual(2 * rollouts);
+  // The final evaluation played version 1, synced after the update, through the server too.
+  expect((await listEvaluations(h.database.db, faulted.result.runId)).map((e) => e.policyVersion)).toContain(STEPS);
 }, 40 * 60_000);
 
 test('a server that does not serve the run fails it at the first rollout attempt, saying why', async () => {
