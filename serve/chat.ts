@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServeContext } from './completions';
 import { badRequest } from './errors';
 import { versionName } from './policy-store';
-import { messageText, parseChatRequest, stopStrings } from './requests';
+import { messageText, parseChatRequest, sharedSampling } from './requests';
 import { sample } from './sampling';
 
 export async function createChatCompletion(ctx: ServeContext, body: unknown) {
@@ -22,15 +22,8 @@ export async function createChatCompletion(ctx: ServeContext, body: unknown) {
   const prompt = policy.chatPrompt(messages, request.add_generation_prompt ?? true);
   const choices = await sample(policy, {
     prompts: [prompt],
-    n: request.n ?? 1,
+    ...sharedSampling(request),
     maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-    temperature: request.temperature ?? 1,
-    topP: request.top_p ?? 1,
-    seed: request.seed ?? undefined,
-    stop: stopStrings(request.stop),
-    stopTokenIds: request.stop_token_ids ?? [],
-    ignoreEos: request.ignore_eos ?? false,
-    includeStopString: request.include_stop_str_in_output ?? false,
     topLogprobs: request.logprobs ? (request.top_logprobs ?? 0) : undefined,
   });
   const withIds = request.return_token_ids === true;

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServedModels } from './models';
 import type { PolicyStore } from './policy-store';
-import { parseCompletionRequest, stopStrings, type CompletionRequest } from './requests';
+import { parseCompletionRequest, sharedSampling, type CompletionRequest } from './requests';
 import { sample, type SampledChoice } from './sampling';
 import type { ServedPolicy } from './served-policy';
 
@@ -25,15 +25,8 @@ export async function createCompletion(ctx: ServeContext, body: unknown) {
   const prompts = promptIds(policy, request);
   const choices = await sample(policy, {
     prompts,
-    n: request.n ?? 1,
+    ...sharedSampling(request),
     maxTokens: request.max_tokens ?? DEFAULT_MAX_TOKENS,
-    temperature: request.temperature ?? 1,
-    topP: request.top_p ?? 1,
-    seed: request.seed ?? undefined,
-    stop: stopStrings(request.stop),
-    stopTokenIds: request.stop_token_ids ?? [],
-    ignoreEos: request.ignore_eos ?? false,
-    includeStopString: request.include_stop_str_in_output ?? false,
     topLogprobs: request.logprobs ?? undefined,
   });
   const withIds = request.return_token_ids === true;

@@ -104,6 +104,20 @@ export const parseChatRequest = (body: unknown): ChatRequest => parse(chat, body
 export const parseLoadLoraRequest = (body: unknown): LoadLoraRequest => parse(loadLora, body);
 export const parseUnloadLoraRequest = (body: unknown): UnloadLoraRequest => parse(unloadLora, body);
 
+/** The sampling settings both generation endpoints read the same way (vLLM's defaults where a field is absent). */
+export function sharedSampling(request: CompletionRequest | ChatRequest) {
+  return {
+    n: request.n ?? 1,
+    temperature: request.temperature ?? 1,
+    topP: request.top_p ?? 1,
+    seed: request.seed ?? undefined,
+    stop: stopStrings(request.stop),
+    stopTokenIds: request.stop_token_ids ?? [],
+    ignoreEos: request.ignore_eos ?? false,
+    includeStopString: request.include_stop_str_in_output ?? false,
+  };
+}
+
 /** The stop strings of a request, as a list (vLLM takes one string or a list; empty strings never match). */
 export function stopStrings(value: string | string[] | null | undefined): string[] {
   const list = value === null || value === undefined ? [] : typeof value === 'string' ? [value] : value;
