@@ -69,9 +69,8 @@ export async function scoreTrajectories(
   return { oldLogProbs, refLogProbs, values, entropy: tokens ? entropySum / tokens : 0, ...(opts.only ? { scored: [...opts.only] } : {}) };
 }
 
-/** The sampler's recorded log-probs (`sampleLogProbs`) in row space, 0 on padding. */
-function sampleRows(trajectories: readonly Trajectory[]): Matrix {
-  const mask = rowMask(trajectories);
+/** The sampler's recorded log-probs (`sampleLogProbs`) in row space (the shape of `mask`), 0 on padding. */
+function sampleRows(trajectories: readonly Trajectory[], mask: Matrix): Matrix {
   return trajectories.map((trajectory, t) => {
     const row = mask[t].map(() => 0);
     trajectory.turns.flatMap((turn) => turn.sampleLogProbs).forEach((x, k) => (row[k] = x));
@@ -90,8 +89,9 @@ export function correctStaleSamples(
 ): { scores: Scores; offPolicy?: OffPolicyStats } {
   const versions = trajectories.map((t) => t.policyVersion);
   if (versions.every((v) => v === opts.version)) return { scores };
+  const mask = rowMask(trajectories);
   const { weights, ...offPolicy } = offPolicyCorrection(
-    { versions, behaviorLogProbs: sampleRows(trajectories), proximalLogProbs: scores.oldLogProbs, mask: rowMask(trajectories), only: scores.scored },
+    { versions, behaviorLogProbs: sampleRows(trajectories, mask), proximalLogProbs: scores.oldLogProbs, mask, only: scores.scored },
     opts,
   );
   return { scores: { ...scores, behaviorWeights: weights }, offPolicy };
