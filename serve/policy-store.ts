@@ -18,27 +18,15 @@ import { LlmPolicyCache } from '../policy/llm/llm-policy';
 import { PolicyCache } from '../trainer/policy-bundle';
 import { ApiError } from './errors';
 import { servedBuiltin, servedLlm, type ServedPolicy } from './served-policy';
+import { parseVersionName, versionName, type VersionRef } from '../common/version-name';
 
-export interface VersionRef {
-  runId: string;
-  version: number;
-}
+export { parseVersionName, versionName, type VersionRef };
 
 type PolicyKind = { kind: 'builtin' } | { kind: 'llm'; model: string };
 
-/** The model name of a stored version: `<runId>@v<version>`. */
-export const versionName = (ref: VersionRef) => `${ref.runId}@v${ref.version}`;
-
-const NAME = /^([a-z0-9][a-z0-9-]{0,62})@v(\d{1,9})$/;
 const POLICY_KEY = /^runs\/([a-z0-9][a-z0-9-]{0,62})\/policy\/v(\d{1,9})\.onnx$/;
 /** A path ending in `<runId>/v<N>`: an adapter path as a vLLM client fills `.../{run}/v{version}`. */
 const RUN_VERSION_PATH = /(?:^|\/)([a-z0-9][a-z0-9-]{0,62})\/v(\d{1,9})\/?$/;
-
-/** `<runId>@v<N>` as a version, else undefined. */
-export function parseVersionName(name: string): VersionRef | undefined {
-  const m = NAME.exec(name);
-  return m ? { runId: m[1], version: Number(m[2]) } : undefined;
-}
 
 /**
  * A version as a LoRA path may name it: its artifact key `runs/<runId>/policy/v<000000N>.onnx`, `<runId>@v<N>`, or

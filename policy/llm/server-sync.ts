@@ -12,11 +12,12 @@
  *
  * Every call here is idempotent: a retried rollout activity re-reads the server's state and does only what is missing.
  */
+import { parseVersionName, versionName } from '../../common/version-name';
 import { unrunnableConfig } from '../../config/run-config';
 import type { InferenceServer, OpenAiRollout } from './openai-engine';
 
 /** The name a server serves version v of a run's policy under (`ratchet serve` resolves it to the stored version). */
-export const versionModelName = (runId: string, version: number) => `${runId}@v${version}`;
+export const versionModelName = (runId: string, version: number) => versionName({ runId, version });
 
 /** The served name rollouts of version v request: the versioned name, or llama-cpp's one model. */
 export function servedModelName(settings: Pick<OpenAiRollout, 'protocol' | 'model'>, runId: string, version: number, baseModel: string): string {
@@ -53,11 +54,9 @@ export async function syncServer(server: InferenceServer, settings: OpenAiRollou
 
 /** The run's versioned names in `listed` that are `keep` or more versions behind `version`. */
 export function staleVersions(listed: readonly string[], runId: string, version: number, keep: number): string[] {
-  const prefix = versionModelName(runId, 0).slice(0, -1);
   return listed.filter((id) => {
-    if (!id.startsWith(prefix)) return false;
-    const v = Number(id.slice(prefix.length));
-    return Number.isInteger(v) && v <= version - keep;
+    const named = parseVersionName(id);
+    return named?.runId === runId && named.version <= version - keep;
   });
 }
 
