@@ -72,11 +72,12 @@ export function registerServeCommand(program: Command): void {
 
 interface GatewayFlags {
   upstream: string;
-  model: string;
+  model?: string;
   policyVersion?: string;
   port: string;
   host: string;
   out?: string;
+  claimTimeout: string;
 }
 
 /**
@@ -89,27 +90,33 @@ function registerGatewayCommand(program: Command): void {
     .command('gateway')
     .description('an OpenAI-compatible proxy for your own agent: forwards calls to a policy server and records each episode (x-ratchet-episode) as a trajectory')
     .requiredOption('--upstream <url>', 'the policy server\'s OpenAI base URL (ratchet serve, vLLM), e.g. http://127.0.0.1:8000/v1')
-    .requiredOption('--model <name>', 'the model name calls go to: <run>@v<N> names its version (POST /v1/gateway/policy moves it)')
+    .option('--model <name>', 'the model free episodes\' calls go to: <run>@v<N> names its version (POST /v1/gateway/policy moves it); a training run\'s claimed episodes go to the version it names')
     .option('--policy-version <n>', 'the policy version --model is, when its name does not say')
     .option('--port <port>', 'port to listen on', '8100')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--out <file>', 'JSONL file each finished episode is appended to')
+    .option('--out <file>', 'JSONL file each finished episode is appended to, and read back at start (a restarted gateway keeps its finished episodes)')
+    .option('--claim-timeout <seconds>', 'a claimed run episode with no call for this long is handed out again', '120')
     .action(async (flags: GatewayFlags) => {
       const version = flags.policyVersion === undefined ? undefined : nonNegativeInt('--policy-version', flags.policyVersion);
       let policy;
       try {
-        policy = gatewayPolicy(flags.model, version);
+        policy = flags.model === undefined ? undefined : gatewayPolicy(flags.model, version);
       } catch (err) {
         throw new Error(`gateway: ${(err as Error).message}`);
       }
+      const claimTimeoutMs = nonNegativeInt('--claim-timeout', flags.claimTimeout) * 1000;
       const upstream = flags.upstream.replace(/\/+$/, '');
-      // Refuse an upstream that does not answer now, not at the agent's first call.
-      const models = await fetch(`${upstream}/models`).catch((err: Error) => {
-        throw new Error(`gateway: the upstream ${upstream}/models did not answer (${err.message}); is the policy server running?`);
-      });
-      if (!models.ok) throw new Error(`gateway: the upstream ${upstream}/models answered ${models.status}`);
-      const gateway = await startGateway({ upstream, policy, out: flags.out, port: nonNegativeInt('--port', flags.port), host: flags.host, log: (line) => console.error(line) });
-      console.log(`ratchet gateway: calls go to ${upstream} as ${policy.model} (version ${policy.version}); agents' OpenAI base URL ${gateway.url}/v1`);
+      // With a policy of its own, refuse an upstream that does not answer now, not at the agent's first call; runs
+      // that hand out episodes probe their version themselves (the upstream may come up with the run).
+      if (policy) {
+        const models = await fetch(`${upstream}/models`).catch((err: Error) => {
+          throw new Error(`gateway: the upstream ${upstream}/models did not answer (${err.message}); is the policy server running?`);
+        });
+        if (!models.ok) throw new Error(`gateway: the upstream ${upstream}/models answered ${models.status}`);
+      }
+      const gateway = await startGateway({ upstream, policy, out: flags.out, claimTimeoutMs, port: nonNegativeInt('--port', flags.port), host: flags.host, log: (line) => console.error(line) });
+      const free = policy ? `free episodes' calls go to ${upstream} as ${policy.model} (version ${policy.version})` : `run episodes only (upstream ${upstream})`;
+      console.log(`ratchet gateway: ${free}; agents' OpenAI base URL ${gateway.url}/v1`);
       const stop = () => void gateway.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -227,15 +227,33 @@ export const OpenAiRolloutSchema = z.strictObject({
   /** Retries of a request that failed on a connection, a timeout, 408/409/429 or 5xx (Retry-After honoured). */
   maxRetries: z.int().min(0).max(20).default(5),
   /**
-   * `vllm`: where version v's PEFT adapter directory is on the server's file system; `{run}` and `{version}` are
-   * filled in (e.g. `/shared/adapters/{run}/v{version}`).
+   * `vllm`: where version v's PEFT adapter directory is, written there by the torch worker and read by the server
+   * (a shared volume); `{run}` and `{version}` are filled in (e.g. `/shared/adapters/{run}/v{version}`).
    */
   adapterPath: z.string().min(1).max(4096).optional(),
   /** Versions kept loaded on a server, the newest included (at least async.maxStaleness + 1); older ones are unloaded. */
   keepVersions: z.int().min(1).max(64).default(2),
 });
 
-export const LlmRolloutSchema = z.discriminatedUnion('engine', [OnnxRolloutSchema, OpenAiRolloutSchema]).prefault({ engine: 'onnx' });
+/**
+ * Episodes played by your own agent through `ratchet gateway` (serve/gateway.ts): each rollout hands the gateway its
+ * episodes (task, seed, version, sampling), agents claim and play them, and the rollout waits until all are done.
+ * The gateway's upstream must serve the run's versions by name (`ratchet serve --run <id> --await-run`).
+ */
+export const GatewayRolloutSchema = z.strictObject({
+  engine: z.literal('gateway'),
+  /** The gateway's OpenAI base URL, `/v1` included: `http://127.0.0.1:8100/v1`. */
+  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://127.0.0.1:8100/v1' }).max(2048),
+  /**
+   * Where an episode's reward comes from: `verifier` replays the agent's actions in Ratchet's environment and scores
+   * them (the agent's own reward is kept as metrics.agent_reward); `agent` takes the reward the agent posted.
+   */
+  reward: z.enum(['verifier', 'agent']).default('verifier'),
+  /** A rollout with no episode claimed or finished for this long fails (and is retried): no agent is working. */
+  idleTimeoutMs: z.int().min(1000).max(86_400_000).default(600_000),
+});
+
+export const LlmRolloutSchema = z.discriminatedUnion('engine', [OnnxRolloutSchema, OpenAiRolloutSchema, GatewayRolloutSchema]).prefault({ engine: 'onnx' });
 
 /** The from-scratch transformer of policy/model.ts (the `model` settings), trained in TypeScript. */
 const BuiltinPolicySchema = z.strictObject({ kind: z.literal('builtin') });

@@ -149,6 +149,12 @@ export interface LlamaServerOptions {
   contextSize?: number;
   /** Decode threads (default 1: the cores are shared); prompt threads are every core. */
   threads?: number;
+  /**
+   * Prompt tokens evaluated per batch (llama.cpp's n_batch). Default 1: every token is then evaluated alone whether
+   * the server reuses a cached prefix or not, so a prompt's log-probs do not depend on the request before it (with
+   * 512 a repeated request moved them by up to 0.15 nats).
+   */
+  nBatch?: number;
   /** Where the config, log and pid files go (default .data/llama-server/<port>/). */
   dir?: string;
   readyTimeoutMs?: number;
@@ -193,6 +199,7 @@ export async function startLlamaServer(opts: LlamaServerOptions): Promise<LlamaS
       logits_all: true,
       n_ctx: opts.contextSize ?? 2048,
       n_threads: opts.threads ?? 1,
+      n_batch: opts.nBatch ?? 1,
       verbose: false,
     })),
   };

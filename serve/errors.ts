@@ -7,7 +7,9 @@ const TYPES: Record<number, string> = {
   400: 'BadRequestError',
   404: 'NotFoundError',
   405: 'MethodNotAllowed',
+  409: 'ConflictError',
   413: 'RequestEntityTooLarge',
+  422: 'UnprocessableEntityError',
   500: 'InternalServerError',
 };
 

@@ -6,7 +6,7 @@
  * What the gateway cannot see, it does not invent: an external agent's environment is its own, so `observation` is
  * empty and a turn's `nextContext` is the next call's context (the last turn's is empty); `envErrors` is 0.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { FinishReason } from '../envs/types';
 import type { Trajectory, TurnRecord } from '../trainer/trajectory';
@@ -49,6 +49,29 @@ export class EpisodeBook {
 
   /** `out`: a JSONL file each closed episode is appended to, as `{episodeId, ...trajectory}`. */
   constructor(private readonly out?: string) {}
+
+  /**
+   * Read back the episodes `out` already holds (a restarted gateway): they are finished again, so a second reward is
+   * still refused. A torn last line (a crash mid-append) is skipped. Returns them in file order.
+   */
+  restore(): { id: string; trajectory: Trajectory }[] {
+    if (!this.out || !existsSync(this.out)) return [];
+    const text = readFileSync(this.out, 'utf8');
+    if (text && !text.endsWith('\n')) appendFileSync(this.out, '\n'); // the next episode starts a line of its own
+    const restored: { id: string; trajectory: Trajectory }[] = [];
+    for (const line of text.split('\n')) {
+      let parsed: Trajectory & { episodeId: string };
+      try {
+        parsed = JSON.parse(line) as Trajectory & { episodeId: string };
+      } catch {
+        continue;
+      }
+      const { episodeId: id, ...trajectory } = parsed;
+      this.episodes.set(id, { id, policyVersion: trajectory.policyVersion, staleTurns: 0, taskId: trajectory.taskId, turns: trajectory.turns, trajectory });
+      restored.push({ id, trajectory });
+    }
+    return restored;
+  }
 
   /** Record one generation call of an episode (opened by its first call). 409 once the episode has its reward. */
   record(id: string, turn: Omit<TurnRecord, 'observation' | 'error' | 'nextContext'>, policyVersion: number, taskId?: string): void {

@@ -7,14 +7,20 @@
  * gateway always asks for). The agent's reward, from its environment's verifier, closes the episode:
  * `POST /v1/episodes/{id}/reward` (serve/gateway-episodes.ts), and the episode becomes a trajectory row.
  *
+ * A training run can hand out its episodes here (rollout engine `gateway`; serve/gateway-work.ts): agents claim one
+ * (`POST /v1/episodes`: the task, seed and sampling to play), and its calls go to the version the run named.
+ *
  * Routes: GET /health, GET /v1/models (the upstream's), POST /v1/completions, POST /v1/chat/completions,
- * POST /v1/episodes/{id}/reward, GET /v1/episodes, GET /v1/episodes/{id}, GET|POST /v1/gateway/policy (the version
- * calls go to; a training run moves it each step). One choice per call (`n` 1) and no streaming: a turn is one sample.
+ * POST /v1/episodes/{id}/reward, GET /v1/episodes, GET /v1/episodes/{id}, POST /v1/episodes (claim a run's episode;
+ * 204 when none is waiting), GET|POST /v1/gateway/policy (the version free episodes' calls go to),
+ * PUT /v1/gateway/work (a run's episodes, and their state), POST /v1/gateway/probe (does the upstream serve a model).
+ * One choice per call (`n` 1) and no streaming: a turn is one sample.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { z } from 'zod';
 import { ApiError, asApiError, badRequest, errorBody } from './errors';
 import { EPISODE_ID, EpisodeBook, rewardRequest } from './gateway-episodes';
+import { WorkBoard, workRequest } from './gateway-work';
 import { parseVersionName } from './policy-store';
 import { listen, readJson, send, type Reply } from './server';
 
@@ -27,9 +33,12 @@ export interface GatewayPolicy {
 export interface GatewayOptions {
   /** The upstream server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1. */
   upstream: string;
-  policy: GatewayPolicy;
-  /** JSONL file each finished episode is appended to. */
+  /** Where free episodes' calls go (absent: only a run's claimed episodes are served). */
+  policy?: GatewayPolicy;
+  /** JSONL file each finished episode is appended to (and read back at start). */
   out?: string;
+  /** A claimed run episode with no call for this long is handed out again (default 2 minutes). */
+  claimTimeoutMs?: number;
   /** Upstream call timeout, ms (default 10 minutes: a CPU server samples slowly). */
   timeoutMs?: number;
   port: number;
@@ -41,11 +50,13 @@ export interface RunningGateway {
   url: string;
   server: Server;
   episodes: EpisodeBook;
-  policy(): GatewayPolicy;
+  work: WorkBoard;
+  policy(): GatewayPolicy | undefined;
   close(): Promise<void>;
 }
 
 const policyRequest = z.object({ model: z.string().min(1), version: z.int().min(0).optional() });
+const probeRequest = z.strictObject({ model: z.string().min(1).max(512) });
 
 /** A policy from a model name and an optional version: `<run>@v<N>` names its version itself. */
 export function gatewayPolicy(model: string, version?: number): GatewayPolicy {
@@ -61,6 +72,8 @@ type Body = Record<string, unknown>;
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const upstream = opts.upstream.replace(/\/+$/, '');
   const episodes = new EpisodeBook(opts.out);
+  const work = new WorkBoard(opts.claimTimeoutMs ?? 120_000);
+  for (const { id, trajectory } of episodes.restore()) work.restore(id, trajectory);
   let policy = opts.policy;
 
   async function forward(path: string, init: { method: string; body?: Body }): Promise<Body> {
@@ -99,7 +112,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       throw badRequest("'prompt' must be one string or one list of token IDs through the gateway (one turn)", 'prompt');
     }
     episodes.assertOpen(id);
-    const current = policy;
+    const assigned = work.assignment(id);
+    const current = assigned ? { model: assigned.model, version: assigned.version } : policy;
+    if (!current) throw badRequest(`episode "${id}" is not a claimed run episode, and this gateway has no policy of its own (--model): claim one with POST /v1/episodes`);
     const upstreamBody: Body = {
       ...request,
       model: current.model,
@@ -109,8 +124,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
     const response = await forward(kind === 'chat' ? '/chat/completions' : '/completions', { method: 'POST', body: upstreamBody });
     const turn = kind === 'chat' ? chatTurn(response, request) : completionTurn(response, request);
-    episodes.record(id, turn, current.version, header(req, 'x-ratchet-task'));
+    episodes.record(id, turn, current.version, assigned?.task.id ?? header(req, 'x-ratchet-task'));
     return { json: response };
+  }
+
+  /** A one-token completion of `model` upstream: 422 when the upstream refuses the model, so a run fails fast. */
+  async function probe(body: unknown): Promise<Body> {
+    const parsed = probeRequest.safeParse(body);
+    if (!parsed.success) throw badRequest('probe: send {"model": "<run>@v<N>"}');
+    const { model } = parsed.data;
+    try {
+      await forward('/completions', { method: 'POST', body: { model, prompt: 'Hello', max_tokens: 1, logprobs: 0, return_token_ids: true } });
+    } catch (err) {
+      const status = (err as ApiError).status;
+      if (status >= 400 && status < 500) throw new ApiError(422, `the upstream ${upstream} does not serve "${model}": ${(err as Error).message}`, 'model');
+      throw err;
+    }
+    return { model, ok: true };
   }
 
   const server = createServer((req, res) => {
@@ -130,7 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   async function answer(req: IncomingMessage): Promise<Reply> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
-    const body = method === 'POST' ? await readJson(req) : undefined;
+    const body = method === 'POST' || method === 'PUT' ? await readJson(req) : undefined;
     const only = (allowed: string) => {
       if (method !== allowed) throw new ApiError(405, `${path} takes ${allowed}, not ${method}`);
     };
@@ -147,6 +177,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       } else only('GET');
       return { json: policy };
     }
+    if (path === '/v1/gateway/work') {
+      only('PUT');
+      const parsed = workRequest.safeParse(body);
+      if (!parsed.success) throw badRequest(`work: '${parsed.error.issues[0].path.join('.')}': ${parsed.error.issues[0].message}`);
+      return { json: { object: 'list', data: work.put(parsed.data.items) } };
+    }
+    if (path === '/v1/gateway/probe') return only('POST'), { json: await probe(body) };
+    if (path === '/v1/episodes' && method === 'POST') {
+      const claim = work.claim();
+      return claim ? { json: { episode: claim.episode, ...claim.item } } : { status: 204, text: '' };
+    }
     if (path === '/v1/episodes') return only('GET'), { json: { object: 'list', data: episodes.list() } };
     const m = /^\/v1\/episodes\/([^/]+)(\/reward)?$/.exec(path);
     if (m) {
@@ -158,7 +199,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         const issue = parsed.error.issues[0];
         throw badRequest(`reward: '${issue.path.join('.') || 'body'}': ${issue.message}`, String(issue.path[0] ?? ''));
       }
-      return { json: episodes.finish(id, parsed.data) };
+      const assigned = work.assignment(id);
+      const trajectory = episodes.finish(id, assigned ? { ...parsed.data, task_id: parsed.data.task_id ?? assigned.task.id, seed: assigned.task.seed } : parsed.data);
+      if (assigned) work.finish(id, trajectory);
+      return { json: trajectory };
     }
     throw new ApiError(404, `no route ${path} on the ratchet gateway`);
   }
@@ -167,6 +211,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     url: await listen(server, opts.port, opts.host),
     server,
     episodes,
+    work,
     policy: () => policy,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

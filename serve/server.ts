@@ -94,6 +94,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined; // a POST with no body (the gateway's claim); a route that needs one says so
   try {
     return JSON.parse(text);
   } catch (err) {

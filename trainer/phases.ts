@@ -36,10 +36,9 @@ import { buildBaseModel } from './base-model';
 import { textEnvironment, TextEnvName } from './environments';
 import { evaluatePolicy } from './evaluate';
 import { PolicyCache, publishPolicy } from './policy-bundle';
-import { builtinRollout, type PolicyRollout } from './rollout';
-import { llmRollout } from './llm-rollout';
-import { LlmPolicyCache } from '../policy/llm/llm-policy';
-import { ServedPolicies } from '../policy/llm/served-policy';
+import { playerFor } from './players';
+import type { LlmPolicyCache } from '../policy/llm/llm-policy';
+import type { ServedPolicies } from '../policy/llm/served-policy';
 import { correctStaleSamples, Scores, scoreTrajectories } from './score';
 import { type ChainRef, decodeTrajectories, encodeTrajectories, type SkillRecord, Trajectory } from './trajectory';
 import { ppoUpdate } from './update';
@@ -122,24 +121,6 @@ export async function releaseContext(ctx: PhaseContext): Promise<void> {
   retainStates(ctx, []);
   await ctx.policies.clear();
   await ctx.llmPolicies?.clear();
-}
-
-/**
- * The published version `ref` as a player of episodes: the built-in ONNX policy, or a chat LLM through its template,
- * in process or on inference servers (synced to the version and checked first; step 0's check fails fast).
- */
-async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string; version: number }, run: { runId: string; step: number }): Promise<PolicyRollout> {
-  const { policy: kind } = config.agent;
-  if (kind.kind === 'llm' && kind.rollout.engine === 'openai') {
-    ctx.servedPolicies ??= new ServedPolicies();
-    return llmRollout(await ctx.servedPolicies.get(kind.rollout, kind.model, run.runId, ref.version, { atRunStart: run.step === 0 }), { shots: kind.shots });
-  }
-  if (kind.kind === 'llm') {
-    ctx.llmPolicies ??= new LlmPolicyCache(ctx.store);
-    return llmRollout(await ctx.llmPolicies.get(ref, kind.model), { shots: kind.shots });
-  }
-  const { policy, tokenizer } = await ctx.policies.get(ref);
-  return builtinRollout(policy, tokenizer);
 }
 
 /** Version 0: the base policy (given, or built by SFT on expert demonstrations), checkpointed and published. */
@@ -235,7 +216,7 @@ export async function rolloutPhase(
   input: { runId: string; step: number; config: RunConfig; shard: number; taskIds: string[]; firstGroup: number; policy: { version: number; key: string; sha256: string } },
 ): Promise<{ rollouts: ArtifactRef; trajectories: number }> {
   const { runId, step, config, shard } = input;
-  const play = await playerFor(ctx, config, input.policy, input);
+  const play = await playerFor(ctx, config, input.policy, { runId, step, batch: `s${step}` });
   const specs = input.taskIds.flatMap((taskId, offset) =>
     Array.from({ length: config.groupSize }, (_, sample) => ({
       taskId,
@@ -302,29 +283,37 @@ export async function checkRewardsPhase(ctx: PhaseContext, input: CheckRewardsIn
   const chains = config.sage
     ? verifyChains(createAppsEnvironment(config.apps), inOrder.map(({ t }) => t), { maxTurns: config.agent.sampling.maxTurns, weights: sageWeights(config.sage) })
     : undefined;
+  // Gateway episodes with `reward: agent`: the agent's environment is its own, so its posted reward stands.
+  const rollout = config.agent.policy.kind === 'llm' ? config.agent.policy.rollout : undefined;
+  const agentScored = rollout?.engine === 'gateway' && rollout.reward === 'agent';
   const verified: RewardRow[] = inOrder.map(({ t, shard }, i) => {
+    if (agentScored) return rewardRow(t, shard, { reward: t.reward, success: t.success, metrics: t.metrics }, t.finishReason);
     const chain = chains?.[i];
     const episode = chain?.episode ?? env.createEpisode(t.taskId, t.seed, { maxTurns: config.agent.sampling.maxTurns });
     if (!chain) for (const turn of t.turns) episode.step(turn.action);
     const score = chain ? { ...episode.score(), reward: chain.reward, metrics: chain.metrics } : episode.score();
-    return {
-      ...(chain ? { chain: t.chain, skills: chain.skills } : {}),
-      shard,
-      taskId: t.taskId,
-      group: t.group,
-      sample: t.sample,
-      reward: score.reward,
-      success: score.success,
-      turns: t.turns.length,
-      tokens: t.turns.reduce((n, turn) => n + turn.actionTokens.length, 0),
-      finishReason: episode.finishReason,
-      envErrors: t.turns.filter((turn) => turn.error).length,
-      metrics: score.metrics,
-    };
+    if (rollout?.engine === 'gateway') score.metrics = { ...score.metrics, agent_reward: t.reward }; // what the agent's own verifier said
+    return { ...(chain ? { chain: t.chain, skills: chain.skills } : {}), ...rewardRow(t, shard, score, episode.finishReason) };
   });
   const rows = [...(input.previous ? await getJson<RewardRow[]>(ctx.store, input.previous) : []), ...verified];
   const rewards = await putJson(ctx.store, keys.step(runId, step, round > 0 ? `rewards-round-${round}.json` : 'rewards.json'), rows);
   return { rewards, rows, ...rewardSummary(rows) };
+}
+
+function rewardRow(t: Trajectory, shard: ArtifactRef, score: { reward: number; success: boolean; metrics: Record<string, number> }, finishReason: string): RewardRow {
+  return {
+    shard,
+    taskId: t.taskId,
+    group: t.group,
+    sample: t.sample,
+    reward: score.reward,
+    success: score.success,
+    turns: t.turns.length,
+    tokens: t.turns.reduce((n, turn) => n + turn.actionTokens.length, 0),
+    finishReason,
+    envErrors: t.turns.filter((turn) => turn.error).length,
+    metrics: score.metrics,
+  };
 }
 
 /** Mean reward and success over the rows, and how many of their groups have rewards that differ. */
@@ -495,7 +484,7 @@ export async function evaluatePhase(
   const tasks = input.tasks > 0 ? all.slice(0, input.tasks) : all;
   const outcome = await evaluatePolicy(
     env,
-    await playerFor(ctx, input.config, input.policy, input),
+    await playerFor(ctx, input.config, input.policy, { runId: input.runId, step: input.step, batch: `e${input.step}.${input.split}.${input.mode}` }),
     tasks,
     {
       mode: input.mode,

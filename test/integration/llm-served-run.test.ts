@@ -9,8 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { sql } from 'drizzle-orm';
-import { listEvaluations, listSteps } from '../../db/queries';
+import { listEvaluations } from '../../db/queries';
 import { REPO_ROOT } from '../../infra/paths';
 import { tsxCommand } from '../../infra/processes';
 import { modelsDir } from '../../policy/llm/models';
@@ -18,6 +17,7 @@ import { pullModel } from '../../policy/llm/pull';
 import { runUninterrupted, runWithFaults } from './support/faults';
 import { openHarness, type Harness } from './support/harness';
 import { smolDeepsearchConfig } from './support/llm';
+import { expectExactAfterRolloutKill, expectTrainerLogProbsMatch } from './support/served-runs';
 
 const PORT = Number(process.env.RATCHET_TEST_SERVED_RUN_PORT ?? 27321);
 /** One step, then the final evaluation: version 0's rollouts and version 1's evaluation both go through the server. */
@@ -68,13 +68,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function trajectoryRows(runId: string) {
-  const { rows } = await h.database.db.execute(
-    sql`select step, "group", sample, task_id, reward, success, turns, tokens from trajectories where run_id = ${runId} order by step, "group", sample`,
-  );
-  return rows;
-}
-
 test('rollouts through ratchet serve: SIGKILL of the cpu worker mid-rollout, exact rows, identical final adapter', async () => {
   const [baselineConfig, faultedConfig] = [servedConfig(), servedConfig()];
   const baseline = await withServe(baselineConfig.runId, () => runUninterrupted(h, baselineConfig, { gpu: 'torch' }));
@@ -82,21 +75,10 @@ test('rollouts through ratchet serve: SIGKILL of the cpu worker mid-rollout, exa
     runWithFaults(h, faultedConfig, [{ pool: 'cpu', phase: 'rolloutBatch', atStep: 0, delayMs: 2000, withinMs: 15 * 60_000 }], {}, { gpu: 'torch' }),
   );
 
-  expect(baseline.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
-  expect(faulted.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
-  expect(faulted.fired.map((f) => [f.pool, f.step])).toEqual([['cpu', 0]]);
-  expect(faulted.retries.some((r) => r.startsWith('rolloutBatch@'))).toBe(true);
+  await expectExactAfterRolloutKill(h, baseline, faulted, STEPS);
+  // The server sampled every step's rollouts with the trainer's weights.
+  await expectTrainerLogProbsMatch(h, faulted.result.runId);
   const rollouts = STEPS * 2 * 2;
-  expect(faulted.trajectories).toEqual({ total: rollouts, distinct: rollouts });
-  expect(await trajectoryRows(faulted.result.runId)).toEqual(await trajectoryRows(baseline.result.runId));
-  expect(faulted.finalCheckpoint).toEqual(baseline.finalCheckpoint);
-
-  // The server sampled every step's rollouts (v0, then each synced version) with the trainer's weights.
-  for (const row of await listSteps(h.database.db, faulted.result.runId)) {
-    const m = row.metrics as Record<string, number>;
-    expect(m.logProbMismatchTokens).toBeGreaterThan(0);
-    expect(m.logProbMismatch).toBeLessThan(1e-3);
-  }
   expect(serverLog.match(/POST \/v1\/completions 200/g)?.length ?? 0).toBeGreaterThanOrEqual(2 * rollouts);
   // The final evaluation played version 1, synced after the update, through the server too.
   expect((await listEvaluations(h.database.db, faulted.result.runId)).map((e) => e.policyVersion)).toContain(STEPS);

@@ -259,6 +259,12 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, rollout: vllm } } }).agent.policy).toMatchObject({ rollout: vllm });
   });
 
+  it('agent.policy.rollout: the gateway engine fills its defaults', () => {
+    expect(parseRunConfig({ ...deepsearch, agent: { policy: { ...llm, rollout: { engine: 'gateway', url: 'http://127.0.0.1:8100/v1' } } } }).agent.policy).toMatchObject({
+      rollout: { engine: 'gateway', url: 'http://127.0.0.1:8100/v1', reward: 'verifier', idleTimeoutMs: 600_000 },
+    });
+  });
+
   const servers = [{ baseUrl: 'http://localhost:8000/v1' }];
   it.each([
     [{ agent: { policy: { ...llm, rollout: { engine: 'vllm' } } } }, 'agent.policy.rollout.engine', /onnx|openai/],
@@ -269,6 +275,12 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
     [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'vllm', servers } } } }, 'agent.policy.rollout.adapterPath', /needs adapterPath/],
     [{ agent: { policy: { ...llm, rollout: { engine: 'openai', protocol: 'vllm', servers, adapterPath: '/a/{run}' } } } }, 'agent.policy.rollout.adapterPath', /\{version\}/],
     [{ agent: { policy: { ...llm, lora: null, rollout: { engine: 'openai', protocol: 'vllm', servers, adapterPath: '/a/{version}' } } } }, 'agent.policy.rollout.protocol', /LoRA/],
+    [{ agent: { policy: { ...llm, rollout: { engine: 'gateway', url: 'http://x/v1', reward: 'judge' } } } }, 'agent.policy.rollout.reward', /verifier|agent/],
+    [
+      { env: 'apps', tasks: { source: 'synthetic', seed: 9, pool: 40 }, agent: { policy: { ...llm, rollout: { engine: 'gateway', url: 'http://x/v1' } } } },
+      'tasks.source',
+      /agent builds from their ids/,
+    ],
     [{ agent: { policy: { ...llm, sft: { steps: 0 } } } }, 'agent.policy.sft.steps', /.+/],
     [{ agent: { policy: { ...llm, sft: { demoNoise: 2 } } } }, 'agent.policy.sft.demoNoise', /.+/],
     [{ agent: { policy: { ...llm, sft: { epochs: 3 } } } }, 'agent.policy.sft', /epochs/],

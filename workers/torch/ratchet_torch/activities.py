@@ -129,7 +129,7 @@ def init_policy(input: dict) -> dict:
     # A fresh optimizer state: RL's AdamW starts from zero moments whether or not SFT ran.
     checkpoint = save_checkpoint(store(), llm_checkpoint_key(run_id, 0), new_state(policy), version=0, step=0)
     with _keepalive("export"):
-        policy_ref = publish(store(), run_id, 0, policy, checkpoint)
+        policy_ref = publish(store(), run_id, 0, policy, checkpoint, config)
     return {**policy_ref, "sft": metrics} if metrics is not None else policy_ref
 
 
@@ -193,7 +193,7 @@ def sync_weights(input: dict) -> dict:
     checkpoint = input["checkpoint"]
     with _keepalive("sync"):
         state, _ = load_checkpoint(store(), checkpoint, input["config"])
-        return publish(store(), input["runId"], int(checkpoint["version"]), state.policy, checkpoint)
+        return publish(store(), input["runId"], int(checkpoint["version"]), state.policy, checkpoint, input["config"])
 
 
 def _checkpoint_of(policy_ref: dict) -> dict:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 import time
 import warnings
+from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -98,8 +101,34 @@ def onnx_bytes(model: torch.nn.Module) -> bytes:
             return f.read()
 
 
-def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict) -> dict:
-    """Export the policy's weights and store them as policy version v; returns the PolicyRef."""
+def adapter_dir(config: dict, run_id: str, version: int) -> Optional[Path]:
+    """Where a vLLM server reads version v's adapter (rollout engine openai, protocol vllm: `adapterPath` filled in)."""
+    rollout = ((config.get("agent") or {}).get("policy") or {}).get("rollout") or {}
+    if rollout.get("engine") != "openai" or rollout.get("protocol") != "vllm" or not rollout.get("adapterPath"):
+        return None
+    return Path(rollout["adapterPath"].replace("{run}", run_id).replace("{version}", str(version)))
+
+
+def write_adapter(path: Path, policy: Policy) -> None:
+    """The policy's LoRA adapter as a PEFT directory (adapter_config.json, adapter_model.safetensors) at `path`.
+
+    Written beside it and renamed into place, so a server never reads half a directory and a retry rewrites it whole.
+    """
+    if policy.peft is None:
+        raise ValueError("a vLLM adapter needs a LoRA policy (lora: null trains every weight)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    policy.peft.save_pretrained(str(staging))
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(staging, path)
+
+
+def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None) -> dict:
+    """Export the policy's weights and store them as policy version v (and, for vLLM, its adapter); returns the PolicyRef."""
+    adapter = adapter_dir(config or {}, run_id, version)
+    if adapter is not None:
+        write_adapter(adapter, policy)
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model

@@ -227,6 +227,27 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(first["key"], policy_key("r", 0))
 
 
+    def test_vllm_runs_get_each_versions_peft_adapter_directory(self) -> None:
+        from safetensors.torch import load_file
+        from ratchet_torch.sync import adapter_dir, write_adapter
+
+        state, _ = load_checkpoint(self.store, self.v0, self.config)
+        template = os.path.join(self.tmp.name, "adapters", "{run}", "v{version}")
+        policy = {**self.config["agent"]["policy"], "rollout": {"engine": "openai", "protocol": "vllm", "adapterPath": template}}
+        vllm = {**self.config, "agent": {**self.config["agent"], "policy": policy}}
+        self.assertIsNone(adapter_dir(self.config, "r", 3))
+        path = adapter_dir(vllm, "r", 3)
+        self.assertEqual(path, Path(self.tmp.name, "adapters", "r", "v3"))
+        write_adapter(path, state.policy)
+        write_adapter(path, state.policy)  # a retry replaces it whole
+        self.assertEqual(json.loads((path / "adapter_config.json").read_text())["r"], 2)
+        saved = load_file(str(path / "adapter_model.safetensors"))
+        trained = {n for n, _ in state.policy.peft.named_parameters() if "lora_" in n}
+        self.assertEqual(len(saved), len(trained))
+        self.assertTrue(all("lora_A" in k or "lora_B" in k for k in saved))
+        self.assertEqual(sorted(os.listdir(path.parent)), ["v3"])  # no staging directory left behind
+
+
 class ConfigErrorsTest(unittest.TestCase):
     def test_builtin_policy_and_unknown_model_are_invalid_run_configs(self) -> None:
         with tempfile.TemporaryDirectory() as root:
