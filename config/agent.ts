@@ -211,8 +211,9 @@ export const InferenceServerSchema = z.strictObject({
  * the sampled IDs and their log-probs come back. `protocol` says what the server can do beyond the completions API:
  * - `vllm`: each version is a LoRA adapter loaded at runtime (`/v1/load_lora_adapter`) under a versioned name;
  * - `ratchet`: `ratchet serve`, which loads stored versions by name on demand;
- * - `llama-cpp`: llama-cpp-python's server, one fixed model (no weight sync: version 0 only), prompts sent as text
- *   and the server's tokenization checked against the IDs.
+ * - `llama-cpp`: llama-cpp-python's server, prompts sent as text and the server's tokenization checked against the
+ *   IDs. It loads adapters only at start: version 0 is its base model, version v its alias `<run>@v<v>` (a model
+ *   entry whose lora_path is the GGUF the torch worker wrote at adapterPath), refused when the server lacks it.
  */
 export const OpenAiRolloutSchema = z.strictObject({
   engine: z.literal('openai'),
@@ -227,8 +228,9 @@ export const OpenAiRolloutSchema = z.strictObject({
   /** Retries of a request that failed on a connection, a timeout, 408/409/429 or 5xx (Retry-After honoured). */
   maxRetries: z.int().min(0).max(20).default(5),
   /**
-   * `vllm`: where version v's PEFT adapter directory is, written there by the torch worker and read by the server
-   * (a shared volume); `{run}` and `{version}` are filled in (e.g. `/shared/adapters/{run}/v{version}`).
+   * Where the torch worker writes version v's adapter for the server to read (a shared volume); `{run}` and
+   * `{version}` are filled in. `vllm` (required): a PEFT adapter directory, e.g. `/shared/adapters/{run}/v{version}`;
+   * `llama-cpp` (optional): a llama.cpp LoRA GGUF, e.g. `/shared/adapters/{run}-v{version}.gguf`.
    */
   adapterPath: z.string().min(1).max(4096).optional(),
   /** Versions kept loaded on a server, the newest included (at least async.maxStaleness + 1); older ones are unloaded. */
@@ -276,7 +278,15 @@ export const LlmPolicySchema = z.strictObject({
   rollout: LlmRolloutSchema,
 }).superRefine((policy, ctx) => {
   const { rollout } = policy;
-  if (rollout.engine !== 'openai' || rollout.protocol !== 'vllm') return;
+  if (rollout.engine !== 'openai' || rollout.protocol === 'ratchet') return;
+  if (rollout.protocol === 'llama-cpp') {
+    // Optional: where the torch worker writes each version's LoRA GGUF, for a server restarted with it.
+    if (rollout.adapterPath && policy.lora === null) ctx.addIssue({ code: 'custom', path: ['rollout', 'adapterPath'], message: 'llama.cpp adapters are LoRA GGUFs; lora: null trains every weight' });
+    if (rollout.adapterPath && !rollout.adapterPath.includes('{version}')) {
+      ctx.addIssue({ code: 'custom', path: ['rollout', 'adapterPath'], message: `must contain {version} (each version is its own adapter), got "${rollout.adapterPath}"` });
+    }
+    return;
+  }
   if (policy.lora === null) {
     ctx.addIssue({ code: 'custom', path: ['rollout', 'protocol'], message: 'vllm loads each version as a LoRA adapter; lora: null trains every weight (use LoRA, or the onnx engine)' });
   }

@@ -8,7 +8,8 @@
  *   from a load that raced another counts as success. The run's versions that fell out of the window
  *   (`keepVersions`) are unloaded.
  * - `ratchet`: `ratchet serve` loads a stored version by its name on demand; nothing to send.
- * - `llama-cpp`: the server serves one fixed model and cannot load another; only version 0 can roll out there.
+ * - `llama-cpp`: llama-cpp-python loads adapters only at start: version 0 is its base model, and version v must be
+ *   one of its aliases already (started with the LoRA GGUF the torch worker wrote at adapterPath).
  *
  * Every call here is idempotent: a retried rollout activity re-reads the server's state and does only what is missing.
  */
@@ -19,9 +20,9 @@ import type { InferenceServer, OpenAiRollout } from './openai-engine';
 /** The name a server serves version v of a run's policy under (`ratchet serve` resolves it to the stored version). */
 export const versionModelName = (runId: string, version: number) => versionName({ runId, version });
 
-/** The served name rollouts of version v request: the versioned name, or llama-cpp's one model. */
+/** The served name rollouts of version v request: the versioned name, or llama-cpp's base model for version 0. */
 export function servedModelName(settings: Pick<OpenAiRollout, 'protocol' | 'model'>, runId: string, version: number, baseModel: string): string {
-  return settings.protocol === 'llama-cpp' ? (settings.model ?? baseModel) : versionModelName(runId, version);
+  return settings.protocol === 'llama-cpp' && version === 0 ? (settings.model ?? baseModel) : versionModelName(runId, version);
 }
 
 /** Where a vllm server reads version v's adapter (`adapterPath` with {run} and {version} filled in). */
@@ -39,10 +40,13 @@ export async function servedModels(server: InferenceServer): Promise<{ id: strin
 export async function syncServer(server: InferenceServer, settings: OpenAiRollout, runId: string, version: number): Promise<void> {
   if (settings.protocol === 'ratchet') return;
   if (settings.protocol === 'llama-cpp') {
-    if (version === 0) return;
+    // llama-cpp-python loads adapters only at start: a version after 0 must be one of its model aliases already.
+    const name = versionModelName(runId, version);
+    if (version === 0 || (await servedModels(server)).some((m) => m.id === name)) return;
+    const adapter = settings.adapterPath ? ` whose lora_path is ${adapterPathFor(settings.adapterPath, runId, version)}` : ' with that version\'s LoRA GGUF (set adapterPath to have the torch worker write it)';
     throw unrunnableConfig(
-      `inference server ${server.baseUrl} (protocol llama-cpp) serves one fixed model and cannot load policy version ${version}: ` +
-        'train through a vllm or ratchet server, or use the onnx engine',
+      `inference server ${server.baseUrl} (protocol llama-cpp) cannot load policy version ${version} at runtime: restart it with a model alias "${name}"${adapter}, ` +
+        'or train through a vllm or ratchet server, or use the onnx engine',
     );
   }
   if (!settings.adapterPath) throw unrunnableConfig('protocol vllm needs agent.policy.rollout.adapterPath');

@@ -18,7 +18,8 @@
  * Skipped, saying so, when `.tools/llama-venv` is not provisioned (`npm run setup:llama-server`; .ci/run does).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { llamaServerStatus, startLlamaServer, type LlamaServer } from '../../infra/llama-cpp-server';
 import { dataDir, REPO_ROOT } from '../../infra/paths';
@@ -26,7 +27,8 @@ import { runWorkerModule, venvStatus } from '../../infra/python';
 import type { GenerateOptions } from '../../policy/generate';
 import { loadLlmPolicy, type LoadedLlmPolicy } from '../../policy/llm/llm-policy';
 import { registeredModel, resolveModelRef } from '../../policy/llm/models';
-import { OpenAiEngine } from '../../policy/llm/openai-engine';
+import { OpenAiEngine, type OpenAiRollout } from '../../policy/llm/openai-engine';
+import { syncServer } from '../../policy/llm/server-sync';
 import { pullModel } from '../../policy/llm/pull';
 import { loadLlmTokenizer, type LlmTokenizer } from '../../policy/llm/tokenizer';
 
@@ -256,6 +258,50 @@ describeWithServer('llama-cpp-python server (SmolLM2-135M Q4_1)', () => {
         console.log(`openai engine (llama-cpp) sampled rows vs in-process teacher-forced: mean |Δ log-prob| ${(sum / tokens).toFixed(4)} nats over ${tokens} tokens`);
         expect(sum / tokens).toBeLessThan(SAMPLED_LOGPROB_TOLERANCE);
       }, 300_000);
+    });
+
+    // llama-cpp-python loads an adapter only at start (a model alias with lora_path), so a version after 0 reaches it
+    // as the LoRA GGUF the torch worker writes (ratchet_torch/gguf_lora.py) and a restart with that alias.
+    describe('weight sync: version 1 as a LoRA GGUF alias of a restarted server', () => {
+      const RUN = 'lora-run';
+      let dir: string;
+      let synced: LlamaServer;
+      let settings: OpenAiRollout;
+      let engine: OpenAiEngine;
+
+      beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'llama-lora-'));
+        // A stand-in for a trained version: random B on every projection, as a PEFT directory and as a LoRA GGUF.
+        runWorkerModule('ratchet_torch.bench_engines', ['random-adapter', '--gguf', gguf, '--out-dir', join(dir, 'peft'), '--out-gguf', join(dir, `${RUN}-v1.gguf`), '--scale', '0.1'], {
+          purpose: 'the llama server weight sync test',
+        });
+        synced = await startLlamaServer({ gguf, models: [{ alias: 'base' }, { alias: `${RUN}@v1`, loraPath: join(dir, `${RUN}-v1.gguf`) }] });
+        settings = { engine: 'openai', protocol: 'llama-cpp', servers: [{ baseUrl: synced.baseUrl }], model: 'base', adapterPath: join(dir, '{run}-v{version}.gguf'), concurrency: 1, timeoutMs: 120_000, maxRetries: 1, keepVersions: 1 };
+        engine = new OpenAiEngine(settings, tokenizer, 2048);
+      }, 600_000);
+      afterAll(async () => {
+        await synced?.stop();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
+
+      test("the same prompt gets another reply from version 1, whose log-probs are transformers fp32's with the PEFT adapter", async () => {
+        await syncServer(engine.servers[0], settings, RUN, 1); // the server has the alias: version 1 is served
+        await expect(syncServer(engine.servers[0], settings, RUN, 2)).rejects.toMatchObject({ name: 'InvalidRunConfig', message: expect.stringContaining(`${RUN}-v2.gguf`) });
+        const prompt = tokenizer.encodeChat([{ role: 'user', content: QUESTION }], { addGenerationPrompt: true });
+        const opts: GenerateOptions = { temperature: 0, topP: 1, maxTokens: 32, seed: 1, stopTokens: [...tokenizer.stopIds] };
+        const [v0] = await engine.generate(['base'], [prompt], opts);
+        const [v1] = await engine.generate([`${RUN}@v1`], [prompt], opts);
+        console.log(`fixed prompt, greedy: v0 ${JSON.stringify(v0.text)}; v1 ${JSON.stringify(v1.text)}`);
+        expect(v1.tokens).not.toEqual(v0.tokens);
+        const sequences = [{ prompt, continuation: v1.tokens }];
+        const fp32 = (args: string[]) =>
+          (JSON.parse(runWorkerModule('ratchet_torch.bench_engines', ['reference', '--gguf', gguf, ...args], { purpose: 'the llama server weight sync test', input: JSON.stringify({ sequences, threads: 1 }) })) as { logprobs: number[][] }).logprobs[0];
+        const withAdapter = meanAbs(v1.logProbs, fp32(['--adapter', join(dir, 'peft')]));
+        const withoutAdapter = meanAbs(v1.logProbs, fp32([]));
+        console.log(`version 1 on llama-cpp vs transformers fp32: mean |Δ log-prob| ${withAdapter.toFixed(4)} with the adapter, ${withoutAdapter.toFixed(4)} without, over ${v1.tokens.length} tokens`);
+        expect(withAdapter).toBeLessThan(LOGPROB_TOLERANCE);
+        expect(withoutAdapter).toBeGreaterThan(4 * withAdapter);
+      }, 600_000);
     });
   });
 });

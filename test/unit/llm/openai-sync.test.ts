@@ -60,15 +60,20 @@ describe('syncServer (vllm)', () => {
     expect(err.message).toMatch(/VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora/);
   });
 
-  test('llama-cpp serves one fixed model: version 0 only; ratchet loads by name, nothing is sent', async () => {
+  test('llama-cpp loads nothing at runtime: version 0, or a version it was started with as an alias; ratchet loads by name, nothing is sent', async () => {
     server = new TestOpenAiServer(PORT, { loraRoutes: true });
     await server.start();
-    const llama = settings(server.baseUrl, { protocol: 'llama-cpp' });
+    const llama = settings(server.baseUrl, { protocol: 'llama-cpp', adapterPath: '/shared/{run}-v{version}.gguf' });
     await syncServer(serverClients(llama)[0], llama, 'run-a', 0);
-    await expect(syncServer(serverClients(llama)[0], llama, 'run-a', 2)).rejects.toMatchObject({ name: 'InvalidRunConfig', message: expect.stringMatching(/cannot load policy version 2/) });
+    await expect(syncServer(serverClients(llama)[0], llama, 'run-a', 2)).rejects.toMatchObject({
+      name: 'InvalidRunConfig',
+      message: expect.stringMatching(/cannot load policy version 2 at runtime: restart it with a model alias "run-a@v2" whose lora_path is \/shared\/run-a-v2\.gguf/),
+    });
+    server.adapters.set('run-a@v2', '/shared/run-a-v2.gguf'); // started with that alias
+    await syncServer(serverClients(llama)[0], llama, 'run-a', 2);
     const ratchet = settings(server.baseUrl, { protocol: 'ratchet' });
     await syncServer(serverClients(ratchet)[0], ratchet, 'run-a', 5);
-    expect(server.requests).toHaveLength(0);
+    expect(server.requests.map((r) => r.path)).toEqual(['/v1/models', '/v1/models']); // llama-cpp's two looks at its aliases, nothing sent
   });
 
   test('staleVersions: only this run\'s versions `keep` or more behind', () => {

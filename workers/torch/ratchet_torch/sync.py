@@ -101,24 +101,38 @@ def onnx_bytes(model: torch.nn.Module) -> bytes:
             return f.read()
 
 
-def adapter_dir(config: dict, run_id: str, version: int) -> Optional[Path]:
-    """Where a vLLM server reads version v's adapter (rollout engine openai, protocol vllm: `adapterPath` filled in)."""
+def adapter_target(config: dict, run_id: str, version: int) -> Optional[tuple[str, Path]]:
+    """Where a server reads version v's adapter, and in which form: `peft` (protocol vllm: a PEFT directory) or `gguf`
+    (protocol llama-cpp: a llama.cpp LoRA GGUF); `adapterPath` with {run} and {version} filled in. None without one."""
     rollout = ((config.get("agent") or {}).get("policy") or {}).get("rollout") or {}
-    if rollout.get("engine") != "openai" or rollout.get("protocol") != "vllm" or not rollout.get("adapterPath"):
+    forms = {"vllm": "peft", "llama-cpp": "gguf"}
+    if rollout.get("engine") != "openai" or rollout.get("protocol") not in forms or not rollout.get("adapterPath"):
         return None
-    return Path(rollout["adapterPath"].replace("{run}", run_id).replace("{version}", str(version)))
+    return forms[rollout["protocol"]], Path(rollout["adapterPath"].replace("{run}", run_id).replace("{version}", str(version)))
 
 
-def write_adapter(path: Path, policy: Policy) -> None:
-    """The policy's LoRA adapter as a PEFT directory (adapter_config.json, adapter_model.safetensors) at `path`.
-
-    Written beside it and renamed into place, so a server never reads half a directory and a retry rewrites it whole.
-    """
+def write_adapter(form: str, path: Path, policy: Policy) -> None:
+    """The policy's LoRA adapter at `path`: a PEFT directory (adapter_config.json, adapter_model.safetensors) or a
+    llama.cpp LoRA GGUF. Written beside it and renamed into place, so a server never reads half of one and a retry
+    rewrites it whole."""
     if policy.peft is None:
-        raise ValueError("a vLLM adapter needs a LoRA policy (lora: null trains every weight)")
+        raise ValueError("a server adapter needs a LoRA policy (lora: null trains every weight)")
+    if form == "gguf":
+        from peft import get_peft_model_state_dict
+
+        from .gguf_lora import write_gguf_lora
+
+        settings, lm = policy.peft.peft_config["default"], policy.peft.get_base_model().config
+        write_gguf_lora(path, get_peft_model_state_dict(policy.peft), alpha=settings.lora_alpha, heads=lm.num_attention_heads,
+                        kv_heads=lm.num_key_value_heads, arch=lm.model_type)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     policy.peft.save_pretrained(str(staging))
+    # mkdtemp's 0700 (and safetensors' 0600) would keep a server running as another user out.
+    staging.chmod(0o755)
+    for file in staging.iterdir():
+        file.chmod(0o644)
     if path.exists():
         shutil.rmtree(path)
     os.replace(staging, path)
@@ -126,9 +140,9 @@ def write_adapter(path: Path, policy: Policy) -> None:
 
 def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None) -> dict:
     """Export the policy's weights and store them as policy version v (and, for vLLM, its adapter); returns the PolicyRef."""
-    adapter = adapter_dir(config or {}, run_id, version)
+    adapter = adapter_target(config or {}, run_id, version)
     if adapter is not None:
-        write_adapter(adapter, policy)
+        write_adapter(*adapter, policy)
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model

@@ -227,25 +227,50 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(first["key"], policy_key("r", 0))
 
 
-    def test_vllm_runs_get_each_versions_peft_adapter_directory(self) -> None:
+    def test_server_runs_get_each_versions_adapter_peft_for_vllm_gguf_for_llama_cpp(self) -> None:
+        import gguf
         from safetensors.torch import load_file
-        from ratchet_torch.sync import adapter_dir, write_adapter
+        from ratchet_torch.gguf_lora import rotary_rows
+        from ratchet_torch.sync import adapter_target, write_adapter
 
         state, _ = load_checkpoint(self.store, self.v0, self.config)
-        template = os.path.join(self.tmp.name, "adapters", "{run}", "v{version}")
-        policy = {**self.config["agent"]["policy"], "rollout": {"engine": "openai", "protocol": "vllm", "adapterPath": template}}
-        vllm = {**self.config, "agent": {**self.config["agent"], "policy": policy}}
-        self.assertIsNone(adapter_dir(self.config, "r", 3))
-        path = adapter_dir(vllm, "r", 3)
-        self.assertEqual(path, Path(self.tmp.name, "adapters", "r", "v3"))
-        write_adapter(path, state.policy)
-        write_adapter(path, state.policy)  # a retry replaces it whole
+        torch.manual_seed(3)
+        with torch.no_grad():  # a trained-looking adapter: v0's B is zero, which would hide a wrong row order
+            for name, p in state.policy.peft.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.01)
+
+        def served(protocol: str, path: str) -> dict:
+            policy = {**self.config["agent"]["policy"], "rollout": {"engine": "openai", "protocol": protocol, "adapterPath": path}}
+            return {**self.config, "agent": {**self.config["agent"], "policy": policy}}
+
+        self.assertIsNone(adapter_target(self.config, "r", 3))
+        self.assertIsNone(adapter_target(served("ratchet", "/x/{version}"), "r", 3))
+        form, path = adapter_target(served("vllm", os.path.join(self.tmp.name, "adapters", "{run}", "v{version}")), "r", 3)
+        self.assertEqual((form, path), ("peft", Path(self.tmp.name, "adapters", "r", "v3")))
+        write_adapter(form, path, state.policy)
+        write_adapter(form, path, state.policy)  # a retry replaces it whole
         self.assertEqual(json.loads((path / "adapter_config.json").read_text())["r"], 2)
         saved = load_file(str(path / "adapter_model.safetensors"))
         trained = {n for n, _ in state.policy.peft.named_parameters() if "lora_" in n}
         self.assertEqual(len(saved), len(trained))
         self.assertTrue(all("lora_A" in k or "lora_B" in k for k in saved))
         self.assertEqual(sorted(os.listdir(path.parent)), ["v3"])  # no staging directory left behind
+
+        # llama-cpp: the GGUF holds every A and B under llama.cpp's names; q's B rows in its rotary order.
+        form, path = adapter_target(served("llama-cpp", os.path.join(self.tmp.name, "gguf", "{run}-v{version}.gguf")), "r", 3)
+        self.assertEqual((form, path), ("gguf", Path(self.tmp.name, "gguf", "r-v3.gguf")))
+        write_adapter(form, path, state.policy)
+        reader = gguf.GGUFReader(str(path))
+        self.assertEqual(bytes(reader.fields["adapter.type"].parts[-1]).decode(), "lora")
+        self.assertEqual(float(reader.fields["adapter.lora.alpha"].parts[-1][0]), 4.0)
+        tensors = {t.name: t for t in reader.tensors}
+        self.assertEqual(len(tensors), len(saved))
+        q_b = saved["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"]
+        heads = state.policy.peft.get_base_model().config.num_attention_heads
+        self.assertTrue(torch.equal(torch.from_numpy(tensors["blk.0.attn_q.weight.lora_b"].data.copy()).reshape(q_b.shape), rotary_rows(q_b.float(), heads)))
+        v_a = saved["base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight"]
+        self.assertTrue(torch.equal(torch.from_numpy(tensors["blk.0.attn_v.weight.lora_a"].data.copy()).reshape(v_a.shape), v_a.float()))
 
 
 class ConfigErrorsTest(unittest.TestCase):
@@ -387,7 +412,7 @@ class SftTest(unittest.TestCase):
             A.set_store(LocalArtifactStore(root))
             ref = A.store().put_json("runs/r/demonstrations.json", {"sequences": SFT_DEMOS, "episodes": 4, "expertSuccess": 1.0})
             cfg = with_sft(self.config)
-            stub = lambda store, run_id, version, policy, checkpoint: {"version": version, "key": policy_key(run_id, version), "sha256": "0" * 64, "checkpoint": checkpoint}  # noqa: E731
+            stub = lambda store, run_id, version, policy, checkpoint, config=None: {"version": version, "key": policy_key(run_id, version), "sha256": "0" * 64, "checkpoint": checkpoint}  # noqa: E731
             with mock.patch.object(A, "publish", stub):  # the ONNX export is the slow test's business
                 result = A.init_policy({"runId": "r", "config": cfg, "demonstrations": ref})
             self.assertEqual(set(result), {"version", "key", "sha256", "checkpoint", "sft"})
