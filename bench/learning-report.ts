@@ -48,7 +48,8 @@ export function learningTable(results: LearningResult[]): string {
   const lines = [`| row | split | metric | ${columns.join(' | ')} |`, `|---|---|---|${'---|'.repeat(columns.length)}`];
   for (const row of rows) {
     for (const split of splits(row)) {
-      const metrics = row === 'apps' ? ['success', 'sgc', 'docsFirst'] : ['em', 'f1'];
+      // apps: SAGE's measures too, steps (turns) and tokens per task, and skills written and used (evaluation chains).
+      const metrics = row === 'apps' ? ['success', 'sgc', 'meanTurns', 'meanTokens', 'skillsWritten', 'skillsUsed', 'docsFirst'] : ['em', 'f1'];
       for (const metric of metrics) {
         const cells = columns.map((algorithm) => {
           const values = results
@@ -59,6 +60,7 @@ export function learningTable(results: LearningResult[]): string {
           const { mean, std } = meanStd(values);
           return `${mean.toFixed(3)} ± ${std.toFixed(3)} (n=${values.length})`;
         });
+        if (cells.every((c) => c === '-')) continue; // a metric no run reports (skills without evaluation chains)
         lines.push(`| ${row} | ${split} | ${metric === 'success' ? 'TGC' : metric} | ${cells.join(' | ')} |`);
       }
     }

@@ -81,6 +81,7 @@ interface Options {
   out: string;
   quick?: boolean;
   reuse?: boolean;
+  chains?: boolean;
   base?: string;
 }
 
@@ -109,6 +110,7 @@ const opts = new Command()
   .option('--out <dir>', 'results folder', 'bench/results')
   .option('--reuse', 'reuse base policies already built with the same settings, and the clean stage of one whose habit stage alone changed (default: build from nothing)')
   .option('--base <file>', 'start every run from this base checkpoint (e.g. bench:sft\'s) instead of building one; needs a single row')
+  .option('--chains', 'apps: evaluate each scenario\'s tasks as one chain sharing a skill library (how SAGE is compared with the other algorithms)')
   .option('--quick', 'smoke scale: 1 seed, 3 steps, 4 tasks, 40 SFT steps, 8 test tasks')
   .parse()
   .opts<Options>();
@@ -188,7 +190,7 @@ function configFor(row: RowName, seed: number, extra: Partial<RunConfigInput> & 
     // described above) unless --lr, --temperature or --epochs say otherwise.
     ...(opts.lr ? { learningRate: Number(opts.lr) } : {}),
     ...(spec.env === 'deepsearch' ? { deepsearch: { seed: 0, passages: 10000, family: (spec as { family: string }).family } } : {}),
-    evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks) },
+    evaluation: { every: Number(opts.evalEvery), tasks: Number(opts.devTasks), ...(opts.chains && spec.env === 'apps' ? { chains: true } : {}) },
     ...extra,
     agent: {
       model: { layers: 2, heads: 4, width: Number(opts.width ?? spec.width), contextLength: 'contextLength' in spec ? spec.contextLength : 512, rotary: spec.base.rotary },

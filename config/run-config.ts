@@ -75,6 +75,11 @@ export const EvaluationConfigSchema = z.strictObject({
    * n lowers the estimate's variance at n/k times the rollouts.
    */
   passN: z.int().min(0).max(64).optional(),
+  /**
+   * apps: each scenario's chosen tasks play in split order as one chain sharing a skill library (AppWorld's way of
+   * evaluating a skill-writing agent; trainer/chain-evaluation.ts). Absent = every task starts with an empty library.
+   */
+  chains: z.boolean().optional(),
 });
 
 /**
@@ -197,6 +202,9 @@ export const RunConfigSchema = z
     if (policy.kind === 'llm' && policy.rollout.engine === 'gateway' && config.tasks.source !== 'fixed') {
       // An agent is handed a task id and a seed; it can build only the tasks of the environment's fixed splits.
       ctx.addIssue({ code: 'custom', path: ['tasks', 'source'], message: 'gateway episodes are tasks of the fixed splits, which an agent builds from their ids; a generated stream is not' });
+    }
+    if (config.evaluation.chains && config.env !== 'apps') {
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'chains'], message: `skill libraries (and so evaluation chains) exist only in the apps environment, not ${config.env}` });
     }
     const { passK, passN } = config.evaluation;
     if (passN !== undefined && (passK > 0 ? passN < passK : passN > 0)) {

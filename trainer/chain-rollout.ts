@@ -30,7 +30,7 @@ export function chainTasks(env: Environment, pool: readonly string[], head: stri
 }
 
 /** What an episode wrote and which skills it called successfully, as trajectory rows record it. */
-function skillRecord(episode: AppsEpisode): SkillRecord {
+export function skillRecord(episode: AppsEpisode): SkillRecord {
   const { written, calls } = episode.skillUse;
   return { written: [...written], used: calls.filter((c) => c.ok).map((c) => c.name) };
 }
@@ -47,13 +47,13 @@ function chainRewards(chain: readonly AppsEpisode[], weights: SageWeights): { re
   }));
 }
 
-const episodeKey = (taskId: string, seed: number) => `${taskId}#${seed}`;
+export const episodeKey = (taskId: string, seed: number) => `${taskId}#${seed}`;
 
 /**
  * The apps environment as one chain position's rollout sees it: each episode gets the library its chain carries
  * (looked up by task and seed, which are unique within a position) and is kept for the caller to read back.
  */
-function positionEnvironment(env: AppsEnvironment, libraries: ReadonlyMap<string, SkillLibrary>, created: Map<string, AppsEpisode>): Environment {
+export function positionEnvironment(env: AppsEnvironment, libraries: ReadonlyMap<string, SkillLibrary>, created: Map<string, AppsEpisode>): Environment {
   return {
     ...env,
     createEpisode(taskId, seed, opts) {

@@ -65,8 +65,14 @@ export function summariseEvaluation(tasks: readonly TaskInfo[], trajectories: re
     meanReward: mean(first.map((t) => t.reward)),
     sgc: mean([...scenarios.values()].map((ok) => (ok ? 1 : 0))),
     meanTurns: mean(first.map((t) => t.turns.length)),
+    meanTokens: mean(first.map((t) => t.turns.reduce((n, turn) => n + turn.actionTokens.length, 0))),
     envErrorsPerEpisode: mean(first.map((t) => t.envErrors)),
   };
+  // Evaluation in chains (apps): what the episodes did with their skill libraries.
+  if (first.every((t) => t.skills)) {
+    metrics.skillsWritten = mean(first.map((t) => t.skills!.written.length));
+    metrics.skillsUsed = mean(first.map((t) => t.skills!.used.length));
+  }
   for (const key of ['em', 'f1', 'cover_em']) {
     if (first.every((t) => typeof t.metrics[key] === 'number')) metrics[key] = mean(first.map((t) => t.metrics[key]));
   }

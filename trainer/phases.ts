@@ -25,10 +25,11 @@ import { lossTemperature } from '../policy/temperature';
 import { createCurriculum, CurriculumState, filterInformativeGroups, type OffPolicyStats, recordOutcomes } from '../rl';
 import { bandAt, selectTasksInBand } from '../rl/task-filter';
 import { curriculumWeightingOf } from '../config/training-tasks';
-import { createAppsEnvironment, generateAppsTasks } from '../envs/apps';
+import { type AppsEnvironment, createAppsEnvironment, generateAppsTasks } from '../envs/apps';
 import type { SageConfig } from '../config/sage';
 import type { GenerateProgress } from '../policy/generate';
 import { chainRollout, verifyChains } from './chain-rollout';
+import { inScenarioChains } from './chain-evaluation';
 import { evaluationAttempts, type RunConfig } from '../config/run-config';
 import { Advantages, computeAdvantages, trajectoriesToScore } from './advantages';
 import { AgentState, disposeAgentState, initialAgentState, loadAgentState, saveAgentState } from './agent-state';
@@ -482,9 +483,10 @@ export async function evaluatePhase(
   const env = envOf(input.config);
   const all = env.tasks(input.split);
   const tasks = input.tasks > 0 ? all.slice(0, input.tasks) : all;
+  const player = await playerFor(ctx, input.config, input.policy, { runId: input.runId, step: input.step, batch: `e${input.step}.${input.split}.${input.mode}` });
   const outcome = await evaluatePolicy(
     env,
-    await playerFor(ctx, input.config, input.policy, { runId: input.runId, step: input.step, batch: `e${input.step}.${input.split}.${input.mode}` }),
+    input.config.evaluation.chains ? inScenarioChains(env as AppsEnvironment, player) : player,
     tasks,
     {
       mode: input.mode,
