@@ -48,7 +48,7 @@ test('SmolLM2 + LoRA on deepsearch: SIGKILL of the torch worker mid-update, exac
   expect(faulted.result).toMatchObject({ status: 'completed', steps: STEPS, policyVersion: STEPS });
   expect(faulted.fired.map((f) => [f.pool, f.step])).toEqual([['gpu', 1]]);
   expect(faulted.retries.some((r) => r.startsWith('updatePolicy@'))).toBe(true);
-  expect(faulted.steps).toEqual([0, 1, 2]);
+  expect(faulted.steps).toEqual([...Array(STEPS).keys()]);
   const rollouts = STEPS * 2 * 2;
   expect(faulted.trajectories).toEqual({ total: rollouts, distinct: rollouts });
   expect(await trajectoryRows(faulted.result.runId)).toEqual(await trajectoryRows(baseline.result.runId));
@@ -57,8 +57,9 @@ test('SmolLM2 + LoRA on deepsearch: SIGKILL of the torch worker mid-update, exac
 
   // The checkpoints are the Python worker's safetensors adapters, and every update changed them.
   const { rows: checkpoints } = await h.database.db.execute(sql`select version, artifact_key, sha256 from checkpoints where run_id = ${faulted.result.runId} order by version`);
-  expect(checkpoints.map((c) => c.artifact_key)).toEqual([1, 2, 3].map((v) => `runs/${faulted.result.runId}/checkpoints/v${String(v).padStart(6, '0')}.safetensors`));
-  expect(new Set(checkpoints.map((c) => c.sha256)).size).toBe(3);
+  const versions = Array.from({ length: STEPS }, (_, i) => i + 1);
+  expect(checkpoints.map((c) => c.artifact_key)).toEqual(versions.map((v) => `runs/${faulted.result.runId}/checkpoints/v${String(v).padStart(6, '0')}.safetensors`));
+  expect(new Set(checkpoints.map((c) => c.sha256)).size).toBe(STEPS);
 
   // Weight sync reaches the rollout side: each step's rollouts (v0, then each synced version) score the same
   // log-probs in the trainer to fp32 noise.

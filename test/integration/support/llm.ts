@@ -1,10 +1,12 @@
 /**
- * The small SmolLM2 + LoRA deepsearch run the LLM integration tests train (issue 27's llm-run.test.ts and issue 31's
- * llm-served-run.test.ts): about a minute a step on 2 cores; the entropy bonus makes every update move the adapter.
+ * The small SmolLM2 + LoRA deepsearch run the LLM integration tests train (issue 27's llm-run.test.ts, issue 31's
+ * llm-served-run.test.ts and gateway-run.test.ts): about a minute a step on 2 cores; the entropy bonus makes every
+ * update move the adapter.
+ * Two steps: a kill at step 1 still lands mid-run (step 0 before it, a sync after it), at a minute less per run.
  */
 import { testConfig } from './harness';
 
-export const SMOL_STEPS = 3;
+export const SMOL_STEPS = 2;
 
 export const smolDeepsearchConfig = (policy: Record<string, unknown> = {}, steps = SMOL_STEPS) =>
   testConfig({
@@ -24,6 +26,8 @@ export const smolDeepsearchConfig = (policy: Record<string, unknown> = {}, steps
       kl: { mode: 'loss', coef: 0.01 },
     },
     evaluation: { tasks: 2 },
-    // The torch worker loads the model (~20 s) inside the first activity it runs after a restart.
-    timeouts: { activityStartToClose: '10m', activityHeartbeat: '60s', retryInitialInterval: '1s', retryMaximumInterval: '2s' },
+    // A SIGKILLed activity is retried once its heartbeat times out, so the kill tests wait that long: 20 s. Healthy
+    // work beats well inside it: the torch worker every 5 s through model loads and exports (a side thread) and per
+    // microbatch while it trains; rollouts per decode step, or every few seconds while a server's replies are out.
+    timeouts: { activityStartToClose: '10m', activityHeartbeat: '20s', retryInitialInterval: '1s', retryMaximumInterval: '2s' },
   });
