@@ -81,7 +81,7 @@ async function play(id: string, task: WorkItem['task'], sampling: WorkItem['samp
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ reward: score.reward, success: score.success, task_id: task.id, seed: task.seed, finish_reason: episode.finishReason, metrics: score.metrics }),
   });
-  if (!posted.ok) throw new Error(`the gateway refused the reward of ${id}: ${posted.status} ${await posted.text()}`);
+  if (!posted.ok) throw Object.assign(new Error(`the gateway refused the reward of ${id}: ${posted.status} ${await posted.text()}`), { status: posted.status });
   console.log(JSON.stringify({ episode: id, taskId: task.id, turns: episode.turns.length, reward: score.reward, success: score.success }));
 }
 
@@ -93,7 +93,11 @@ async function work(): Promise<void> {
     const claimed = await fetch(`${values.gateway}/episodes`, { method: 'POST' });
     if (claimed.status === 200) {
       const { episode, task, sampling } = (await claimed.json()) as WorkItem & { episode: string };
-      await play(episode, task, sampling);
+      await play(episode, task, sampling).catch((err: unknown) => {
+        // 409: the claim lapsed (this agent was too slow) or the gateway restarted; the episode is someone else's now.
+        if ((err as { status?: number }).status !== 409) throw err;
+        console.error(`dropped ${episode}: ${(err as Error).message}`);
+      });
       idleSince = Date.now();
       continue;
     }
