@@ -12,7 +12,7 @@ import type { AppsEnvironment, AppsEpisode, SkillLibrary } from '../envs/apps';
 import type { Environment } from '../envs/types';
 import { sageRewards, type SageWeights } from '../rl/sage';
 import type { PolicyRollout, RolloutOptions, RolloutSpec } from './rollout';
-import type { ChainRef, SkillRecord, Trajectory } from './trajectory';
+import type { SkillRecord, Trajectory } from './trajectory';
 
 /**
  * The chain headed by `head`: it, then the next `length - 1` tasks of its scenario in `pool` order (wrapping
@@ -47,13 +47,13 @@ function chainRewards(chain: readonly AppsEpisode[], weights: SageWeights): { re
   }));
 }
 
-export const episodeKey = (taskId: string, seed: number) => `${taskId}#${seed}`;
+const episodeKey = (taskId: string, seed: number) => `${taskId}#${seed}`;
 
 /**
  * The apps environment as one chain position's rollout sees it: each episode gets the library its chain carries
  * (looked up by task and seed, which are unique within a position) and is kept for the caller to read back.
  */
-export function positionEnvironment(env: AppsEnvironment, libraries: ReadonlyMap<string, SkillLibrary>, created: Map<string, AppsEpisode>): Environment {
+function positionEnvironment(env: AppsEnvironment, libraries: ReadonlyMap<string, SkillLibrary>, created: Map<string, AppsEpisode>): Environment {
   return {
     ...env,
     createEpisode(taskId, seed, opts) {
@@ -66,6 +66,40 @@ export function positionEnvironment(env: AppsEnvironment, libraries: ReadonlyMap
   };
 }
 
+/**
+ * Plays chains of episodes position by position: position k of every chain that has one runs as one batch through
+ * `play`, each episode from the skill library its chain's episode k-1 ended with. Returns each chain's episodes and
+ * trajectories in chain order. Specs must be unique by (task, seed) within a position.
+ */
+export async function playChains(
+  env: AppsEnvironment,
+  play: PolicyRollout,
+  chains: readonly (readonly RolloutSpec[])[],
+  opts: RolloutOptions,
+): Promise<{ episode: AppsEpisode; trajectory: Trajectory }[][]> {
+  const played = chains.map(() => [] as { episode: AppsEpisode; trajectory: Trajectory }[]);
+  const length = Math.max(0, ...chains.map((chain) => chain.length));
+  for (let position = 0; position < length; position++) {
+    const members = chains.flatMap((chain, i) => (position < chain.length ? [i] : []));
+    const libraries = new Map<string, SkillLibrary>();
+    const created = new Map<string, AppsEpisode>();
+    for (const i of members) {
+      const previous = played[i][position - 1];
+      if (previous) libraries.set(episodeKey(chains[i][position].taskId, chains[i][position].seed), previous.episode.skills);
+    }
+    const out = await play(positionEnvironment(env, libraries, created), members.map((i) => chains[i][position]), opts);
+    const byKey = new Map(out.map((t) => [episodeKey(t.taskId, t.seed), t]));
+    for (const i of members) {
+      const key = episodeKey(chains[i][position].taskId, chains[i][position].seed);
+      const episode = created.get(key);
+      const trajectory = byKey.get(key);
+      if (!episode || !trajectory) throw new Error(`chain rollout: the policy did not play ${key}`);
+      played[i].push({ episode, trajectory });
+    }
+  }
+  return played;
+}
+
 interface ChainRolloutOptions extends RolloutOptions {
   /** The tasks chains are built from (the run's training pool), in a fixed order. */
   pool: readonly string[];
@@ -76,41 +110,24 @@ interface ChainRolloutOptions extends RolloutOptions {
 /** Plays one chain per head spec (its taskId heads the chain; its seed seeds the chain) and returns every episode's trajectory, SAGE-rewarded. */
 export async function chainRollout(env: AppsEnvironment, play: PolicyRollout, heads: readonly RolloutSpec[], opts: ChainRolloutOptions): Promise<Trajectory[]> {
   const { pool, chainLength, weights, ...rolloutOpts } = opts;
-  const chains = heads.map((head) => ({
-    head,
-    tasks: chainTasks(env, pool, head.taskId, chainLength),
-    episodes: [] as AppsEpisode[],
-    trajectories: [] as Trajectory[],
-  }));
-  for (let position = 0; position < chainLength; position++) {
-    const libraries = new Map<string, SkillLibrary>();
-    const created = new Map<string, AppsEpisode>();
-    const specs: RolloutSpec[] = chains.map(({ head, tasks, episodes }) => {
-      const spec = {
-        taskId: tasks[position],
-        group: head.group * chainLength + position,
-        sample: head.sample,
-        seed: position === 0 ? head.seed : hashSeed(`${head.seed}/chain/${position}`),
-      };
-      const previous = episodes[position - 1];
-      if (previous) libraries.set(episodeKey(spec.taskId, spec.seed), previous.skills);
-      return spec;
-    });
-    const played = await play(positionEnvironment(env, libraries, created), specs, rolloutOpts);
-    const byKey = new Map(played.map((t) => [episodeKey(t.taskId, t.seed), t]));
-    chains.forEach((chain, i) => {
-      const key = episodeKey(specs[i].taskId, specs[i].seed);
-      const episode = created.get(key);
-      const trajectory = byKey.get(key);
-      if (!episode || !trajectory) throw new Error(`chain rollout: the policy did not play ${key}`);
-      chain.episodes.push(episode);
-      const chainRef: ChainRef = { id: `${chain.head.group}/${chain.head.sample}`, position, length: chainLength };
-      chain.trajectories.push({ ...trajectory, chain: chainRef, skills: skillRecord(episode) });
-    });
-  }
-  return chains.flatMap(({ episodes, trajectories }) => {
-    const rewards = chainRewards(episodes, weights);
-    return trajectories.map((t, k) => ({ ...t, reward: rewards[k].reward, metrics: { ...t.metrics, ...rewards[k].metrics } }));
+  const chains = heads.map((head) =>
+    chainTasks(env, pool, head.taskId, chainLength).map((taskId, position) => ({
+      taskId,
+      group: head.group * chainLength + position,
+      sample: head.sample,
+      seed: position === 0 ? head.seed : hashSeed(`${head.seed}/chain/${position}`),
+    })),
+  );
+  const played = await playChains(env, play, chains, rolloutOpts);
+  return played.flatMap((chain, i) => {
+    const rewards = chainRewards(chain.map((p) => p.episode), weights);
+    return chain.map(({ episode, trajectory }, position): Trajectory => ({
+      ...trajectory,
+      chain: { id: `${heads[i].group}/${heads[i].sample}`, position, length: chainLength },
+      skills: skillRecord(episode),
+      reward: rewards[position].reward,
+      metrics: { ...trajectory.metrics, ...rewards[position].metrics },
+    }));
   });
 }
 
