@@ -101,15 +101,10 @@ export class WorkBoard {
     return entry.item;
   }
 
-  /** Record a claimed episode's trajectory (after assignment() accepted its id). */
+  /** Record a claimed episode's trajectory (after assignment() accepted its id, or read back from the JSONL file). */
   finish(episodeId: string, trajectory: Trajectory): void {
     const m = CLAIMED_ID.exec(episodeId);
     if (m) this.done.set(m[1], trajectory);
-  }
-
-  /** A finished episode read back from the gateway's JSONL file. */
-  restore(episodeId: string, trajectory: Trajectory): void {
-    this.finish(episodeId, trajectory);
   }
 
   private state(id: string): WorkState {

@@ -73,7 +73,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const upstream = opts.upstream.replace(/\/+$/, '');
   const episodes = new EpisodeBook(opts.out);
   const work = new WorkBoard(opts.claimTimeoutMs ?? 120_000);
-  for (const { id, trajectory } of episodes.restore()) work.restore(id, trajectory);
+  for (const { id, trajectory } of episodes.restore()) work.finish(id, trajectory);
   let policy = opts.policy;
 
   async function forward(path: string, init: { method: string; body?: Body }): Promise<Body> {

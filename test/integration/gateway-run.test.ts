@@ -8,19 +8,18 @@
  * completes with the same trajectory rows and final adapter as an uninterrupted run, every rollout's recorded
  * log-probs match the trainer's, and the verifier's rewards equal the agent's own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listEvaluations } from '../../db/queries';
-import { REPO_ROOT } from '../../infra/paths';
-import { tsxCommand } from '../../infra/processes';
 import { modelsDir } from '../../policy/llm/models';
 import { pullModel } from '../../policy/llm/pull';
 import type { EpisodeSummary } from '../../serve/gateway-episodes';
 import { runUninterrupted, runWithFaults, stopProcess } from './support/faults';
 import { eventually, openHarness, type Harness } from './support/harness';
 import { smolDeepsearchConfig } from './support/llm';
+import { startScript } from './support/cli';
 import { expectExactAfterRolloutKill, expectTrainerLogProbsMatch, trajectoryRows } from './support/served-runs';
 
 const SERVE_PORT = Number(process.env.RATCHET_TEST_GATEWAY_RUN_PORT ?? 27331);
@@ -32,20 +31,9 @@ let h: Harness;
 let gateway: ChildProcess | undefined;
 const logs: Record<string, string> = { serve: '', gateway: '', agent: '' };
 
-/** Start a process and resolve once its stdout has a line starting with `ready` (or at once without one). */
-function start(name: keyof typeof logs, script: string, args: string[], ready?: string): Promise<ChildProcess> {
-  const { command, args: full } = tsxCommand(join(REPO_ROOT, script), args);
-  const env = { ...process.env, RATCHET_ARTIFACTS_DIR: h.env.artifactsDir, RATCHET_MODELS_DIR: modelsDir() };
-  const child = spawn(command, full, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr!.on('data', (d: Buffer) => (logs[name] += d.toString()));
-  return new Promise((resolve, reject) => {
-    if (!ready) return resolve(child);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().split('\n').some((l) => l.startsWith(ready))) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${logs[name]}`)));
-  });
-}
+/** Start a script of the repo with the test store and models (resolving at its `ready` line, when given). */
+const start = (name: keyof typeof logs, script: string, args: string[], ready?: string) =>
+  startScript(script, args, { ready, env: { RATCHET_ARTIFACTS_DIR: h.env.artifactsDir, RATCHET_MODELS_DIR: modelsDir() }, onStderr: (text) => (logs[name] += text) });
 
 const startAgent = () => start('agent', 'examples/external-agent/agent.ts', ['--gateway', GATEWAY, '--work']);
 

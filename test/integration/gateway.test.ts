@@ -23,6 +23,7 @@ import { loadLlmPolicy, type LoadedLlmPolicy } from '../../policy/llm/llm-policy
 import { resolveModelRef } from '../../policy/llm/models';
 import { loadLlmTokenizer } from '../../policy/llm/tokenizer';
 import type { Trajectory } from '../../trainer/trajectory';
+import { startScript } from './support/cli';
 
 const NAME = 'smollm2-135m-instruct';
 const RUN = 'gw-llm';
@@ -41,20 +42,7 @@ function cachedGraph(): string | undefined {
 }
 
 /** Start a `ratchet` command and wait for the line starting with `ready`. */
-function start(args: string[], ready: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const { command, args: full } = tsxCommand(join(REPO_ROOT, 'cli', 'main.ts'), args);
-  const child = spawn(command, full, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').some((l) => l.startsWith(ready))) resolve(child);
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => reject(new Error(`ratchet ${args[0]} exited (${code}): ${err}`)));
-  });
-}
+const start = (args: string[], ready: string, env: NodeJS.ProcessEnv) => startScript('cli/main.ts', args, { ready, env });
 
 function runAgent(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { command, args: full } = tsxCommand(join(REPO_ROOT, 'examples', 'external-agent', 'agent.ts'), args);
