@@ -7,15 +7,13 @@
  * engine on the same graph), and the server's log shows the completions calls the rollouts made. A server that does
  * not serve the run fails it at its first rollout attempt (InvalidRunConfig, not retried).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { listEvaluations } from '../../db/queries';
-import { REPO_ROOT } from '../../infra/paths';
-import { tsxCommand } from '../../infra/processes';
 import { modelsDir } from '../../policy/llm/models';
 import { pullModel } from '../../policy/llm/pull';
 import { runUninterrupted, runWithFaults } from './support/faults';
 import { openHarness, type Harness } from './support/harness';
+import { startScript } from './support/cli';
 import { smolDeepsearchConfig } from './support/llm';
 import { expectExactAfterRolloutKill, expectTrainerLogProbsMatch } from './support/served-runs';
 
@@ -43,15 +41,10 @@ async function withServe<T>(runId: string, fn: () => Promise<T>): Promise<T> {
 
 /** `ratchet serve` before the run exists (--await-run); resolves once it listens. */
 function startServe(runId: string): Promise<ChildProcess> {
-  const { command, args } = tsxCommand(join(REPO_ROOT, 'cli', 'main.ts'), ['serve', '--run', runId, '--await-run', '--port', String(PORT)]);
-  const env = { ...process.env, RATCHET_ARTIFACTS_DIR: h.env.artifactsDir, RATCHET_MODELS_DIR: modelsDir() };
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ratchet serve:')) resolve(child);
-    });
-    child.stderr!.on('data', (d: Buffer) => (serverLog += d.toString()));
-    child.once('exit', (code) => reject(new Error(`ratchet serve exited (${code}): ${serverLog}`)));
+  return startScript('cli/main.ts', ['serve', '--run', runId, '--await-run', '--port', String(PORT)], {
+    ready: 'ratchet serve:',
+    env: { RATCHET_ARTIFACTS_DIR: h.env.artifactsDir, RATCHET_MODELS_DIR: modelsDir() },
+    onStderr: (text) => (serverLog += text),
   });
 }
 
