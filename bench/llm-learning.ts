@@ -93,6 +93,7 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
         model: 'smollm2-135m-instruct',
         lora: { rank: Number(opts.rank), alpha: 2 * Number(opts.rank) },
         shots: SHOTS,
+        keepExports: null, // --evaluate scores version 0 after the run
         ...(sftSteps ? { sft: { steps: sftSteps, tasks: Number(opts.sftTasks), batchSize: Number(opts.sftBatch), learningRate: Number(opts.sftLr) } } : {}),
       },
       sampling: { temperature: Number(opts.temperature), maxActionTokens: Number(opts.maxActionTokens ?? ENV.maxActionTokens), maxTurns: Number(opts.maxTurns ?? ENV.maxTurns) },

@@ -276,6 +276,11 @@ export const LlmPolicySchema = z.strictObject({
   sft: LlmSftSchema.optional(),
   /** Where rollouts run: in process on onnxruntime-node (default), or on OpenAI-compatible inference servers. */
   rollout: LlmRolloutSchema,
+  /**
+   * fp32 ONNX graphs the run keeps in the artifact store (0.65 GB each for SmolLM2-135M), the newest included:
+   * each sync deletes the older ones. Every checkpoint stays. At least async.maxStaleness + 1; null keeps them all.
+   */
+  keepExports: z.int().min(1).max(100_000).nullable().default(2),
 }).superRefine((policy, ctx) => {
   const { rollout } = policy;
   if (rollout.engine !== 'openai' || rollout.protocol === 'ratchet') return;

@@ -199,6 +199,10 @@ export const RunConfigSchema = z
       // A server must still hold the version a stale batch is being rolled out with.
       ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'rollout', 'keepVersions'], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
     }
+    if (policy.kind === 'llm' && policy.keepExports !== null && policy.keepExports < config.async.maxStaleness + 1) {
+      // A stale batch is rolled out with a graph up to maxStaleness versions old: it must still be stored.
+      ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'keepExports'], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
+    }
     if (policy.kind === 'llm' && policy.rollout.engine === 'gateway' && config.tasks.source !== 'fixed') {
       // An agent is handed a task id and a seed; it can build only the tasks of the environment's fixed splits.
       ctx.addIssue({ code: 'custom', path: ['tasks', 'source'], message: 'gateway episodes are tasks of the fixed splits, which an agent builds from their ids; a generated stream is not' });

@@ -11,7 +11,7 @@
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { sha256 } from '../common/artifacts';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { REPO_ROOT } from './paths';
 
@@ -214,12 +214,24 @@ export interface SetupResult {
   seconds: number;
 }
 
+/** The torch venv takes 5.8 GB, and pip holds the 3 GB of wheels it unpacks from until it is done. */
+const VENV_NEEDS_BYTES = 10 * 2 ** 30;
+
+/** Fail before a long download that would end in a full disk (and a half-installed venv). */
+function requireFreeSpace(dir: string, needBytes: number): void {
+  const { bavail, bsize } = statfsSync(dir);
+  const free = bavail * bsize;
+  if (free < needBytes) {
+    throw new Error(`npm run setup:python needs about ${(needBytes / 2 ** 30).toFixed(0)} GiB free at ${dir}, and ${(free / 2 ** 30).toFixed(1)} GiB is: free some space and run it again`);
+  }
+}
+
 /**
  * Create (or re-create) the venv from the lock; a no-op when its stamp matches the lock's sha256 and the
  * interpreter. `pip install --require-hashes` refuses any file whose hash is not in the lock.
  */
 export function setupPythonVenv(
-  opts: { venv?: string; lock?: string; force?: boolean; log?: (line: string) => void; env?: NodeJS.ProcessEnv; imports?: readonly string[] } = {},
+  opts: { venv?: string; lock?: string; force?: boolean; log?: (line: string) => void; env?: NodeJS.ProcessEnv; imports?: readonly string[]; needBytes?: number } = {},
 ): SetupResult {
   const venv = opts.venv ?? venvDir();
   const lock = opts.lock ?? PYTHON_LOCK;
@@ -235,6 +247,7 @@ export function setupPythonVenv(
   log(`creating ${venv} with Python ${base.version.join('.')} (${base.path})${status.reason ? `: ${status.reason}` : ''}`);
   rmSync(venv, { recursive: true, force: true });
   mkdirSync(venv, { recursive: true });
+  requireFreeSpace(venv, opts.needBytes ?? (lock === PYTHON_LOCK ? VENV_NEEDS_BYTES : 0));
   const created = run(base.path, ['-m', 'venv', venv], { env, stdio: 'inherit' });
   if (created.status !== 0 || !existsSync(venvPython(venv))) {
     throw new PythonMissingError(
@@ -246,7 +259,8 @@ export function setupPythonVenv(
   requirePip({ path: python, version: base.version }, env, 'npm run setup:python');
   log(`installing ${lock}${lock === PYTHON_LOCK ? ' (torch and its CUDA libraries on Linux: about 3 GB to download)' : ''}`);
   const pipEnv = { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  const install = run(python, ['-m', 'pip', 'install', '--require-hashes', '--only-binary', ':all:', '-r', lock], { env: pipEnv, stdio: 'inherit' });
+  // No pip cache: it would keep a second copy of the 3 GB of wheels the venv already holds unpacked.
+  const install = run(python, ['-m', 'pip', 'install', '--no-cache-dir', '--require-hashes', '--only-binary', ':all:', '-r', lock], { env: pipEnv, stdio: 'inherit' });
   if (install.status !== 0) throw new Error(`pip install -r ${lock} failed (exit ${install.status}); the venv at ${venv} is left unfinished`);
   const imports = opts.imports ?? VENV_IMPORTS;
   const check = run(python, ['-c', `import importlib.metadata as m, ${imports.join(', ')}; print(", ".join(n + " " + m.version(n) for n in ${JSON.stringify(imports.slice(0, 2))}))`], { env });

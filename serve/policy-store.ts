@@ -86,7 +86,7 @@ export class PolicyStore {
 
   /** The version, loaded (or from the cache). 404 when it is not stored. */
   async load(ref: VersionRef): Promise<ServedPolicy> {
-    if (!(await this.has(ref))) throw new ApiError(404, `policy version ${versionName(ref)} is not stored (${artifactKeys.policy(ref.runId, ref.version)})`);
+    if (!(await this.has(ref))) throw new ApiError(404, `policy version ${versionName(ref)} is not stored (${artifactKeys.policy(ref.runId, ref.version)}; an LLM run keeps its newest agent.policy.keepExports graphs)`);
     const [kind, artifact] = await Promise.all([this.kindOf(ref.runId), this.artifactRef(ref)]);
     if (kind.kind === 'llm') return servedLlm(await this.llm.get(artifact, kind.model));
     try {

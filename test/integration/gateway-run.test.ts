@@ -18,7 +18,7 @@ import { pullModel } from '../../policy/llm/pull';
 import type { EpisodeSummary } from '../../serve/gateway-episodes';
 import { runUninterrupted, runWithFaults, stopProcess } from './support/faults';
 import { eventually, openHarness, type Harness } from './support/harness';
-import { smolDeepsearchConfig } from './support/llm';
+import { removeSmolGraphs, smolDeepsearchConfig } from './support/llm';
 import { startScript } from './support/cli';
 import { expectExactAfterRolloutKill, expectTrainerLogProbsMatch, trajectoryRows } from './support/served-runs';
 
@@ -62,6 +62,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (gateway) await stopProcess(gateway);
+  if (h) removeSmolGraphs(h.env.artifactsDir);
   await h?.close();
 });
 

@@ -7,7 +7,7 @@
  * On apps, initPolicy first fine-tunes the adapter on the expert's chats that the cpu worker wrote (agent.policy.sft).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -20,7 +20,7 @@ import type { Progress } from '../../workflows/training-run';
 import { ratchet } from './support/cli';
 import { runUninterrupted, runWithFaults } from './support/faults';
 import { eventually, openHarness, testConfig, type Harness } from './support/harness';
-import { SMOL_STEPS, smolDeepsearchConfig } from './support/llm';
+import { SMOL_STEPS, removeSmolGraphs, smolDeepsearchConfig } from './support/llm';
 
 let h: Harness;
 beforeAll(async () => {
@@ -28,10 +28,12 @@ beforeAll(async () => {
   h = await openHarness();
 }, 120_000);
 afterAll(async () => {
+  if (h) removeSmolGraphs(h.env.artifactsDir, readmeRuns);
   await h?.close();
 });
 
 const STEPS = SMOL_STEPS;
+const readmeRuns: string[] = [];
 const llmConfig = () => smolDeepsearchConfig();
 
 async function trajectoryRows(runId: string) {
@@ -60,6 +62,9 @@ test('SmolLM2 + LoRA on deepsearch: SIGKILL of the torch worker mid-update, exac
   const versions = Array.from({ length: STEPS }, (_, i) => i + 1);
   expect(checkpoints.map((c) => c.artifact_key)).toEqual(versions.map((v) => `runs/${faulted.result.runId}/checkpoints/v${String(v).padStart(6, '0')}.safetensors`));
   expect(new Set(checkpoints.map((c) => c.sha256)).size).toBe(STEPS);
+  // Each sync deleted the graphs keepExports (2) or more versions behind; the checkpoints above all stay.
+  const graphs = readdirSync(join(h.env.artifactsDir, 'runs', faulted.result.runId, 'policy')).filter((f) => f.endsWith('.onnx'));
+  expect(graphs).toEqual([STEPS - 1, STEPS].map((v) => `v${String(v).padStart(6, '0')}.onnx`));
 
   // Weight sync reaches the rollout side: each step's rollouts (v0, then each synced version) score the same
   // log-probs in the trainer to fp32 noise.
@@ -143,6 +148,7 @@ test("the README's LLM commands: pull, workers --torch, start the example; its f
   // server and database were not started by `up`); the models and artifacts are the usual ones.
   const env = { RATCHET_DATA_DIR: mkdtempSync(join(tmpdir(), 'ratchet-readme-llm-')), RATCHET_MODELS_DIR: modelsDir(), RATCHET_ARTIFACTS_DIR: h.env.artifactsDir };
   const runId = `readme-llm-${randomUUID().slice(0, 8)}`;
+  readmeRuns.push(runId);
 
   expect(await ratchet(words(README_COMMANDS.pull), 300_000, env)).toMatchObject({ code: 0 });
   expect(await ratchet(words(README_COMMANDS.workers), 120_000, env)).toMatchObject({ code: 0 });

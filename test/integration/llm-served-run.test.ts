@@ -14,7 +14,7 @@ import { pullModel } from '../../policy/llm/pull';
 import { runUninterrupted, runWithFaults } from './support/faults';
 import { openHarness, type Harness } from './support/harness';
 import { startScript } from './support/cli';
-import { smolDeepsearchConfig } from './support/llm';
+import { removeSmolGraphs, smolDeepsearchConfig } from './support/llm';
 import { expectExactAfterRolloutKill, expectTrainerLogProbsMatch } from './support/served-runs';
 
 const PORT = Number(process.env.RATCHET_TEST_SERVED_RUN_PORT ?? 27321);
@@ -58,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   server?.kill('SIGTERM');
+  if (h) removeSmolGraphs(h.env.artifactsDir);
   await h?.close();
 });
 

@@ -4,11 +4,30 @@
  * update move the adapter.
  * Two steps: a kill at step 1 still lands mid-run (step 0 before it, a sync after it), at a minute less per run.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { testConfig } from './harness';
 
 export const SMOL_STEPS = 2;
 
-export const smolDeepsearchConfig = (policy: Record<string, unknown> = {}, steps = SMOL_STEPS) =>
+const smolRuns = new Set<string>();
+
+/**
+ * Delete the ONNX graphs of this file's SmolLM2 runs (0.65 GB a version) once its tests are done, so a test session
+ * does not pile up gigabytes of them; checkpoints and the rest stay.
+ */
+export function removeSmolGraphs(artifactsDir: string, extraRunIds: string[] = []): void {
+  for (const runId of [...smolRuns, ...extraRunIds]) rmSync(join(artifactsDir, 'runs', runId, 'policy'), { recursive: true, force: true });
+  smolRuns.clear();
+}
+
+export const smolDeepsearchConfig = (policy: Record<string, unknown> = {}, steps = SMOL_STEPS) => {
+  const config = smolConfig(policy, steps);
+  smolRuns.add(config.runId);
+  return config;
+};
+
+const smolConfig = (policy: Record<string, unknown>, steps: number) =>
   testConfig({
     env: 'deepsearch',
     algorithm: 'reinforce_pp',

@@ -186,6 +186,12 @@ describe('async (one-step-off-policy training)', () => {
     const llm = { agent: { policy: { kind: 'llm', model: 'smollm2-135m-instruct', rollout } } };
     expect(parseRunConfig({ ...text, ...llm, async: { maxStaleness: 1 } }).async.maxStaleness).toBe(1);
     expect(() => parseRunConfig({ ...text, ...llm, async: { maxStaleness: 2 } })).toThrow(/agent\.policy\.rollout\.keepVersions: must be at least async\.maxStaleness \+ 1 \(3\)/);
+
+    // The ONNX graphs a stale batch rolls out with must still be stored (keepExports, default 2; null keeps all).
+    const onnx = (keepExports: number | null) => ({ agent: { policy: { kind: 'llm', model: 'smollm2-135m-instruct', keepExports } } });
+    expect(parseRunConfig({ ...text, agent: { policy: { kind: 'llm', model: 'smollm2-135m-instruct' } } }).agent.policy).toMatchObject({ keepExports: 2 });
+    expect(() => parseRunConfig({ ...text, ...onnx(2), async: { maxStaleness: 2 } })).toThrow(/agent\.policy\.keepExports: must be at least async\.maxStaleness \+ 1 \(3\)/);
+    expect(parseRunConfig({ ...text, ...onnx(null), async: { maxStaleness: 2 } }).async.maxStaleness).toBe(2);
   });
 });
 
@@ -237,6 +243,7 @@ describe('agent.policy (builtin or a pretrained llm)', () => {
       shots: 0,
       lora: { rank: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
       rollout: { engine: 'onnx' },
+      keepExports: 2,
     });
     expect(config.taskQueues.gpu).toBe('ratchet-torch');
     expect(parseRunConfig({ ...deepsearch, agent: { policy: llm }, taskQueues: { gpu: 'my-a100s' } }).taskQueues.gpu).toBe('my-a100s');

@@ -86,5 +86,7 @@ const python = (() => {
     expect(venvStatus(venv, lock).reason).toMatch(/the lock changed/);
     expect(setupPythonVenv({ venv, lock, imports: ['packaging'], log: () => {} })).toMatchObject({ created: true });
     expect(venvStatus(venv, lock)).toMatchObject({ ready: true });
+    // Too little disk for what the lock installs: refused before any download.
+    expect(() => setupPythonVenv({ venv, lock, force: true, needBytes: 2 ** 60, log: () => {} })).toThrow(/needs about \d+ GiB free at .*, and [\d.]+ GiB is: free some space/);
   }, 300_000);
 });

@@ -104,6 +104,19 @@ class LocalArtifactStore(_JsonArtifacts):
     def has(self, key: str) -> bool:
         return self.path(key).exists()
 
+    def keys_under(self, prefix: str) -> list[str]:
+        """The keys stored under the folder `prefix` (no trailing slash), sha256 sidecars and temp files left out."""
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(f"{prefix}/{f.name}" for f in folder.iterdir() if f.is_file() and not f.name.endswith((".sha256", ".tmp")))
+
+    def delete(self, key: str) -> None:
+        """Remove an artifact and its sidecar; one already gone is fine (a retried prune)."""
+        file = self.path(key)
+        file.unlink(missing_ok=True)
+        Path(f"{file}.sha256").unlink(missing_ok=True)
+
 
 SHA256_METADATA = "sha256"
 
@@ -161,6 +174,15 @@ class S3ArtifactStore(_JsonArtifacts):
             if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                 return False
             raise
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """The keys stored under the folder `prefix` (no trailing slash)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.object_key(prefix) + "/")
+        return sorted(item["Key"][len(self.prefix):] for page in pages for item in page.get("Contents", []))
+
+    def delete(self, key: str) -> None:
+        """Remove an artifact; S3 answers a delete of a missing key with success too."""
+        self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
 
 def s3_client_from_env(env: Optional[dict] = None) -> Any:

@@ -138,6 +138,29 @@ def write_adapter(form: str, path: Path, policy: Policy) -> None:
     os.replace(staging, path)
 
 
+def keep_exports(config: dict) -> Optional[int]:
+    """`agent.policy.keepExports`: how many ONNX graphs a run keeps, the newest included; None keeps every one."""
+    return ((config.get("agent") or {}).get("policy") or {}).get("keepExports")
+
+
+def prune_exports(store: LocalArtifactStore, run_id: str, version: int, keep: Optional[int]) -> list[str]:
+    """Delete the run's ONNX graphs `keep` or more versions behind `version` (0.65 GB each for SmolLM2-135M). Their
+    checkpoints stay: a graph is derived from one. No rollout still needs them: a step's rollouts use a version at
+    most async.maxStaleness behind, and the config asks keepExports > maxStaleness. Returns the deleted keys."""
+    if keep is None:
+        return []
+    prefix = policy_key(run_id, 0).rsplit("/", 1)[0]
+    stale = [key for key in store.keys_under(prefix) if _graph_version(key) is not None and _graph_version(key) <= version - keep]
+    for key in stale:
+        store.delete(key)
+    return stale
+
+
+def _graph_version(key: str) -> Optional[int]:
+    name = key.rsplit("/", 1)[-1]
+    return int(name[1:-5]) if name.startswith("v") and name.endswith(".onnx") and name[1:-5].isdigit() else None
+
+
 def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None) -> dict:
     """Export the policy's weights and store them as policy version v (and, for vLLM, its adapter); returns the PolicyRef."""
     adapter = adapter_target(config or {}, run_id, version)
@@ -146,4 +169,5 @@ def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model
+    prune_exports(store, run_id, version, keep_exports(config or {}))
     return {"version": version, "key": ref["key"], "sha256": ref["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}

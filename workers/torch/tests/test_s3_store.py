@@ -116,6 +116,17 @@ class S3StoreOnSeaweedFS(unittest.TestCase):
         self.assertEqual(head["Metadata"]["sha256"], ref["sha256"])
         self.assertEqual(head["ChecksumSHA256"], base64.b64encode(bytes.fromhex(ref["sha256"])).decode())
 
+    def test_keys_under_and_delete(self) -> None:
+        store = artifact_store_from_env(env=self.env)
+        for v in range(3):
+            store.put(f"runs/p4/policy/v00000{v}.onnx", b"g")
+        store.put("runs/p4/policy-notes.txt", b"not under the folder")
+        self.assertEqual(store.keys_under("runs/p4/policy"), [f"runs/p4/policy/v00000{v}.onnx" for v in range(3)])
+        store.delete("runs/p4/policy/v000000.onnx")
+        store.delete("runs/p4/policy/v000000.onnx")  # already gone: fine
+        self.assertEqual(store.keys_under("runs/p4/policy"), ["runs/p4/policy/v000001.onnx", "runs/p4/policy/v000002.onnx"])
+        self.assertEqual(store.keys_under("runs/p4/missing"), [])
+
     def test_the_server_refuses_bytes_that_do_not_match_the_checksum(self) -> None:
         wrong = base64.b64encode(bytes.fromhex(sha256_hex(b"other"))).decode()
         with self.assertRaises(Exception):

@@ -87,6 +87,26 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(policy_key("r", 2), "runs/r/policy/v000002.onnx")
         self.assertEqual(hash_seed("1/update/0"), int.from_bytes(__import__("hashlib").sha256(b"1/update/0").digest()[:4], "big") & 0x7FFFFFFF)
 
+    def test_prune_exports_keeps_the_newest_graphs_and_every_checkpoint(self) -> None:
+        from ratchet_torch.sync import keep_exports, prune_exports
+
+        with tempfile.TemporaryDirectory() as root:
+            store = LocalArtifactStore(root)
+            for v in range(4):
+                store.put(policy_key("r", v), b"graph%d" % v)
+                store.put(llm_checkpoint_key("r", v), b"ckpt")
+            store.put(policy_key("other", 0), b"graph")
+            self.assertEqual(prune_exports(store, "r", 3, None), [])
+            self.assertEqual(prune_exports(store, "r", 3, 2), [policy_key("r", 0), policy_key("r", 1)])
+            self.assertEqual(store.keys_under("runs/r/policy"), [policy_key("r", 2), policy_key("r", 3)])
+            self.assertFalse(Path(root, "runs/r/policy/v000000.onnx.sha256").exists())
+            self.assertEqual(len(store.keys_under("runs/r/checkpoints")), 4)
+            self.assertTrue(store.has(policy_key("other", 0)))
+            self.assertEqual(prune_exports(store, "r", 3, 2), [])  # a retried sync finds nothing left to delete
+            self.assertEqual(prune_exports(store, "r", 3, 1), [policy_key("r", 2)])
+            self.assertEqual(keep_exports({"agent": {"policy": {"kind": "llm", "keepExports": 3}}}), 3)
+            self.assertIsNone(keep_exports({}))
+
     def test_integrity_error_is_non_retryable_activity_error(self) -> None:
         with tempfile.TemporaryDirectory() as root:
             A.set_store(LocalArtifactStore(root))
