@@ -161,11 +161,22 @@ def _graph_version(key: str) -> Optional[int]:
     return int(name[1:-5]) if name.startswith("v") and name.endswith(".onnx") and name[1:-5].isdigit() else None
 
 
+def needs_graph(config: dict) -> bool:
+    """Whether anything reads a version's ONNX graph: in-process rollouts, and `ratchet serve` (protocol ratchet, and
+    the gateway's upstream). vLLM and llama.cpp servers read the adapter instead, so their runs export no graph and
+    are not held to ONNX's 2 GiB limit: models over ~0.5B parameters train through them."""
+    rollout = ((config.get("agent") or {}).get("policy") or {}).get("rollout") or {}
+    return not (rollout.get("engine") == "openai" and rollout.get("protocol") in ("vllm", "llama-cpp"))
+
+
 def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None) -> dict:
-    """Export the policy's weights and store them as policy version v (and, for vLLM, its adapter); returns the PolicyRef."""
+    """Publish version v: the server's adapter where one is configured, and the ONNX graph where one is read; returns
+    the PolicyRef. With no graph the reference is the checkpoint itself (the version's weights)."""
     adapter = adapter_target(config or {}, run_id, version)
     if adapter is not None:
         write_adapter(*adapter, policy)
+    if not needs_graph(config or {}):
+        return {"version": version, "key": checkpoint["key"], "sha256": checkpoint["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model

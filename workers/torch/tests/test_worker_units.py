@@ -276,6 +276,13 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(len(saved), len(trained))
         self.assertTrue(all("lora_A" in k or "lora_B" in k for k in saved))
         self.assertEqual(sorted(os.listdir(path.parent)), ["v3"])  # no staging directory left behind
+        # Publishing for a vLLM server writes the adapter and no ONNX graph: the reference is the checkpoint.
+        from ratchet_torch.sync import publish
+
+        ref = publish(self.store, "r", 4, state.policy, self.v0, served("vllm", os.path.join(self.tmp.name, "adapters", "{run}", "v{version}")))
+        self.assertEqual(ref, {"version": 4, "key": self.v0["key"], "sha256": self.v0["sha256"], "checkpoint": {"key": self.v0["key"], "sha256": self.v0["sha256"]}})
+        self.assertTrue(Path(self.tmp.name, "adapters", "r", "v4", "adapter_model.safetensors").is_file())
+        self.assertFalse(self.store.has(policy_key("r", 4)))
 
         # llama-cpp: the GGUF holds every A and B under llama.cpp's names; q's B rows in its rotary order.
         form, path = adapter_target(served("llama-cpp", os.path.join(self.tmp.name, "gguf", "{run}-v{version}.gguf")), "r", 3)
