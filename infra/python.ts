@@ -214,8 +214,8 @@ export interface SetupResult {
   seconds: number;
 }
 
-/** The torch venv takes 5.8 GB, and pip holds the 3 GB of wheels it unpacks from until it is done. */
-const VENV_NEEDS_BYTES = 10 * 2 ** 30;
+/** The torch venv takes 5.8 GB, and pip holds the 3.3 GB of wheels it unpacks from until it is done. */
+const VENV_NEEDS_BYTES = 9 * 2 ** 30;
 
 /** Fail before a long download that would end in a full disk (and a half-installed venv). */
 function requireFreeSpace(dir: string, needBytes: number): void {
