@@ -144,6 +144,8 @@ export interface UpdatePolicyResult {
 
 export interface SyncWeightsInput extends StepInput {
   checkpoint: CheckpointRef;
+  /** Versions whose graphs a running evaluation reads: not deleted by this sync (ResumePoint.evaluating). */
+  evaluating?: number[];
 }
 
 export interface InitPolicyInput {
@@ -220,6 +222,8 @@ export interface ResumePoint {
    * out with `policy`.
    */
   rolloutPolicies?: PolicyRef[];
+  /** Policy versions that evaluations still running read (their LLM graphs outlive agent.policy.keepExports). */
+  evaluating?: number[];
 }
 
 /** Held-out evaluation of one policy version on one split (greedy, or k samples per task for pass@k). */

@@ -59,7 +59,9 @@ export async function runStep(
     }),
   );
 
-  const published = await timed('syncWeights', () => activities.syncWeights({ ...input, checkpoint: update.checkpoint }));
+  const published = await timed('syncWeights', () =>
+    activities.syncWeights({ ...input, checkpoint: update.checkpoint, ...(from.evaluating ? { evaluating: from.evaluating } : {}) }),
+  );
 
   const measuredKl = config.agent.kl.mode === 'reward' ? advantages.meanKl : (update.metrics?.refKl ?? 0);
   const metrics: StepMetrics = {

@@ -123,6 +123,8 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
   state.drawn = undefined;
   // Evaluations run beside the next steps; this execution waits for them before it continues-as-new or ends.
   const evaluations: Promise<unknown>[] = [];
+  // The policy versions those evaluations read: each sync keeps their graphs, whatever agent.policy.keepExports says.
+  const evaluating = new Set<number>();
 
   setHandler(progressQuery, () => ({
     runId: config.runId,
@@ -211,7 +213,7 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
         if (state.stopRequested) break;
       }
 
-      const from = resumePoint(state);
+      const from = resumePoint(state, evaluating);
       const { metrics, next } = await steps.step(from, (name) => (phase = name));
 
       state.step = next.step;
@@ -257,6 +259,8 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
   /** Start the held-out evaluation of the current policy as a child workflow (id: one per run and step). */
   async function evaluate(): Promise<void> {
     state.evaluatedStep = state.step;
+    const version = state.policy.version;
+    evaluating.add(version);
     const child = await startChild(evaluationRun, {
       workflowId: `${workflowId}/eval/step-${state.step}`,
       args: [{ config, configRef: state.configRef, step: state.step, policy: state.policy }],
@@ -264,9 +268,12 @@ export async function trainingRun(rawConfig: unknown, carried?: LoopState): Prom
       typedSearchAttributes: [{ key: sa.RatchetRunId, value: config.runId }],
     });
     evaluations.push(
-      child.result().then((summary) => {
-        if (!state.lastEvaluation || summary.step >= state.lastEvaluation.step) state.lastEvaluation = summary;
-      }),
+      child
+        .result()
+        .then((summary) => {
+          if (!state.lastEvaluation || summary.step >= state.lastEvaluation.step) state.lastEvaluation = summary;
+        })
+        .finally(() => evaluating.delete(version)),
     );
   }
 }
@@ -287,6 +294,14 @@ function checkHyperparameters(change: unknown): void {
 }
 
 /** The loop state's part that one step hands the next. */
-function resumePoint({ step, policy, learningRate, klCoef, curriculum, rolloutPolicies }: LoopState): ResumePoint {
-  return { step, policy, learningRate, klCoef: klCoef!, ...(curriculum ? { curriculum } : {}), ...(rolloutPolicies ? { rolloutPolicies } : {}) };
+function resumePoint({ step, policy, learningRate, klCoef, curriculum, rolloutPolicies }: LoopState, evaluating: ReadonlySet<number>): ResumePoint {
+  return {
+    step,
+    policy,
+    learningRate,
+    klCoef: klCoef!,
+    ...(curriculum ? { curriculum } : {}),
+    ...(rolloutPolicies ? { rolloutPolicies } : {}),
+    ...(evaluating.size ? { evaluating: [...evaluating].sort((a, b) => a - b) } : {}),
+  };
 }

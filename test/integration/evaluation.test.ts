@@ -1,10 +1,18 @@
 /** Held-out evaluation: evaluationRun children every E steps and at the end, one `evaluations` row per mode. */
+import { defaultPayloadConverter } from '@temporalio/common';
 import { listEvaluations } from '../../db/queries';
 import type { EvaluationSummary } from '../../workflows/evaluation-run';
 import type { Progress, TrainingRunResult } from '../../workflows/training-run';
 import { openHarness, runWorkers, testConfig, type Harness } from './support/harness';
 
 let h: Harness;
+
+/** The inputs of a workflow's scheduled activities of one type, in history order. */
+async function scheduledInputs<T>(workflowId: string, type: string): Promise<T[]> {
+  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a?.activityType?.name === type);
+  return scheduled.map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0]) as T);
+}
 beforeAll(async () => {
   h = await openHarness();
 });
@@ -48,6 +56,14 @@ test('a run evaluates every E steps and at the end, greedy and pass@k, into eval
     }
     const progress = (await handle.query('progress')) as Progress;
     expect(progress.lastEvaluation?.step).toBe(5);
+
+    // The step after an evaluation starts tells syncWeights the version it reads (an LLM run keeps that graph).
+    const syncs = await scheduledInputs<{ step: number; evaluating?: number[] }>(handle.workflowId, 'syncWeights');
+    expect(syncs.map((s) => s.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(syncs.slice(0, 2).map((s) => s.evaluating)).toEqual([undefined, undefined]);
+    expect(syncs[2].evaluating).toContain(2);
+    expect(syncs[4].evaluating).toContain(4);
+    for (const s of syncs) for (const v of s.evaluating ?? []) expect([2, 4]).toContain(v);
   } finally {
     await workers.stop();
   }

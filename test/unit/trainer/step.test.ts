@@ -93,6 +93,15 @@ describe('runStep', () => {
     expect(inputsOf<RecordStepInput>('recordStep')[0].resume).toEqual(next);
   });
 
+  it('tells syncWeights the versions running evaluations read, so their LLM graphs are kept; the next step starts without them', async () => {
+    const { activities, inputsOf } = scripted(new Set());
+    const { next } = await runStep(activities, config(), { ...start(), evaluating: [1, 3] });
+    expect(inputsOf<{ evaluating?: number[] }>('syncWeights')[0].evaluating).toEqual([1, 3]);
+    expect(next.evaluating).toBeUndefined(); // the workflow knows which evaluations still run
+    await runStep(activities, config(), start());
+    expect(inputsOf<{ evaluating?: number[] }>('syncWeights')[1]).not.toHaveProperty('evaluating');
+  });
+
   it('without refill, flat groups leave the batch short', async () => {
     const { activities, inputsOf } = scripted(new Set(['t0', 't1', 't2']));
     const { metrics } = await runStep(activities, config(), start());

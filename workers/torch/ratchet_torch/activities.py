@@ -193,7 +193,7 @@ def sync_weights(input: dict) -> dict:
     checkpoint = input["checkpoint"]
     with _keepalive("sync"):
         state, _ = load_checkpoint(store(), checkpoint, input["config"])
-        return publish(store(), input["runId"], int(checkpoint["version"]), state.policy, checkpoint, input["config"])
+        return publish(store(), input["runId"], int(checkpoint["version"]), state.policy, checkpoint, input["config"], input.get("evaluating") or ())
 
 
 def _checkpoint_of(policy_ref: dict) -> dict:

@@ -16,7 +16,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 
@@ -143,14 +143,17 @@ def keep_exports(config: dict) -> Optional[int]:
     return ((config.get("agent") or {}).get("policy") or {}).get("keepExports")
 
 
-def prune_exports(store: LocalArtifactStore, run_id: str, version: int, keep: Optional[int]) -> list[str]:
-    """Delete the run's ONNX graphs `keep` or more versions behind `version` (0.65 GB each for SmolLM2-135M). Their
-    checkpoints stay: a graph is derived from one. No rollout still needs them: a step's rollouts use a version at
-    most async.maxStaleness behind, and the config asks keepExports > maxStaleness. Returns the deleted keys."""
+def prune_exports(store: LocalArtifactStore, run_id: str, version: int, keep: Optional[int], evaluating: Iterable[int] = ()) -> list[str]:
+    """Delete the run's ONNX graphs `keep` or more versions behind `version` (0.65 GB each for SmolLM2-135M), but
+    those of versions a running evaluation reads. Their checkpoints stay: a graph is derived from one. No rollout
+    still needs them: a step's rollouts use a version at most async.maxStaleness behind, and the config asks
+    keepExports > maxStaleness. Returns the deleted keys."""
     if keep is None:
         return []
     prefix = policy_key(run_id, 0).rsplit("/", 1)[0]
-    stale = [key for key in store.keys_under(prefix) if _graph_version(key) is not None and _graph_version(key) <= version - keep]
+    spared = set(evaluating)
+    versions = {key: _graph_version(key) for key in store.keys_under(prefix)}
+    stale = [key for key, v in versions.items() if v is not None and v <= version - keep and v not in spared]
     for key in stale:
         store.delete(key)
     return stale
@@ -169,7 +172,8 @@ def needs_graph(config: dict) -> bool:
     return not (rollout.get("engine") == "openai" and rollout.get("protocol") in ("vllm", "llama-cpp"))
 
 
-def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None) -> dict:
+def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy, checkpoint: dict, config: Optional[dict] = None,
+            evaluating: Iterable[int] = ()) -> dict:
     """Publish version v: the server's adapter where one is configured, and the ONNX graph where one is read; returns
     the PolicyRef. With no graph the reference is the checkpoint itself (the version's weights)."""
     adapter = adapter_target(config or {}, run_id, version)
@@ -180,5 +184,5 @@ def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model
-    prune_exports(store, run_id, version, keep_exports(config or {}))
+    prune_exports(store, run_id, version, keep_exports(config or {}), evaluating)
     return {"version": version, "key": ref["key"], "sha256": ref["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}

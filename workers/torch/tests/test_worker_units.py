@@ -103,6 +103,7 @@ class StoreTest(unittest.TestCase):
             self.assertEqual(len(store.keys_under("runs/r/checkpoints")), 4)
             self.assertTrue(store.has(policy_key("other", 0)))
             self.assertEqual(prune_exports(store, "r", 3, 2), [])  # a retried sync finds nothing left to delete
+            self.assertEqual(prune_exports(store, "r", 3, 1, evaluating=[2]), [])  # a running evaluation reads v2
             self.assertEqual(prune_exports(store, "r", 3, 1), [policy_key("r", 2)])
             self.assertEqual(keep_exports({"agent": {"policy": {"kind": "llm", "keepExports": 3}}}), 3)
             self.assertIsNone(keep_exports({}))
