@@ -49,7 +49,8 @@ export function learningTable(results: LearningResult[]): string {
   for (const row of rows) {
     for (const split of splits(row)) {
       // apps: SAGE's measures too, steps (turns) and tokens per task, and skills written and used (evaluation chains).
-      const metrics = row === 'apps' ? ['success', 'sgc', 'meanTurns', 'meanTokens', 'skillsWritten', 'skillsUsed', 'docsFirst'] : ['em', 'f1'];
+      const levels = ['success_L1', 'success_L2', 'success_L3'];
+      const metrics = row === 'apps' ? ['success', ...levels, 'sgc', 'meanTurns', 'meanTokens', 'skillsWritten', 'skillsUsed', 'docsFirst'] : ['em', 'f1', ...levels];
       for (const metric of metrics) {
         const cells = columns.map((algorithm) => {
           const values = results
@@ -61,7 +62,7 @@ export function learningTable(results: LearningResult[]): string {
           return `${mean.toFixed(3)} ± ${std.toFixed(3)} (n=${values.length})`;
         });
         if (cells.every((c) => c === '-')) continue; // a metric no run reports (skills without evaluation chains)
-        lines.push(`| ${row} | ${split} | ${metric === 'success' ? 'TGC' : metric} | ${cells.join(' | ')} |`);
+        lines.push(`| ${row} | ${split} | ${metric === 'success' ? 'TGC' : metric.replace(/^success_L/, 'TGC level ')} | ${cells.join(' | ')} |`);
       }
     }
   }

@@ -68,6 +68,11 @@ export function summariseEvaluation(tasks: readonly TaskInfo[], trajectories: re
     meanTokens: mean(first.map((t) => t.turns.reduce((n, turn) => n + turn.actionTokens.length, 0))),
     envErrorsPerEpisode: mean(first.map((t) => t.envErrors)),
   };
+  // A split of several levels (apps: 1-3) also reports TGC per level: does what was trained transfer to the others?
+  const levels = [...new Set(tasks.map((t) => t.level))].sort((a, b) => a - b);
+  if (levels.length > 1) {
+    for (const level of levels) metrics[`success_L${level}`] = mean(first.filter((_, i) => tasks[i].level === level).map((t) => (t.success ? 1 : 0)));
+  }
   // Evaluation in chains (apps): what the episodes did with their skill libraries.
   if (first.every((t) => t.skills)) {
     metrics.skillsWritten = mean(first.map((t) => t.skills!.written.length));

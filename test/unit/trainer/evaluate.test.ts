@@ -25,3 +25,11 @@ test('gold-passage recall is averaged over the episodes it applies to, and absen
   const none = [attempt('a', 0, true, { em: 1 }), attempt('b', 0, false, { em: 0 })];
   expect(summariseEvaluation(tasks, none)).not.toHaveProperty('gold_passage_recall');
 });
+
+test('a split of several levels reports TGC per level; a split of one level does not', () => {
+  const levelled: TaskInfo[] = [['a', 1], ['b', 1], ['c', 2], ['d', 3]].map(([id, level]) => ({ id, scenario: id, level }) as TaskInfo);
+  const played = [attempt('a', 0, true), attempt('b', 0, false), attempt('c', 0, true), attempt('d', 0, false)];
+  expect(summariseEvaluation(levelled, played)).toMatchObject({ success: 0.5, success_L1: 0.5, success_L2: 1, success_L3: 0 });
+  const oneLevel = levelled.map((t) => ({ ...t, level: 1 }));
+  expect(Object.keys(summariseEvaluation(oneLevel, played)).filter((k) => k.startsWith('success_L'))).toEqual([]);
+});
