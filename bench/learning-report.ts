@@ -49,7 +49,8 @@ export function learningTable(results: LearningResult[]): string {
   for (const row of rows) {
     for (const split of splits(row)) {
       // apps: SAGE's measures too, steps (turns) and tokens per task, and skills written and used (evaluation chains).
-      const levels = ['success_L1', 'success_L2', 'success_L3'];
+      // TGC per level (apps levels, deepsearch hop counts), for the levels this split's evaluations report.
+      const levels = [...new Set(results.filter((r) => r.row === row).flatMap((r) => Object.keys(r.eval[split] ?? {})))].filter((k) => /^success_L\d+$/.test(k)).sort();
       const metrics = row === 'apps' ? ['success', ...levels, 'sgc', 'meanTurns', 'meanTokens', 'skillsWritten', 'skillsUsed', 'docsFirst'] : ['em', 'f1', ...levels];
       for (const metric of metrics) {
         const cells = columns.map((algorithm) => {

@@ -27,6 +27,22 @@ describe('bench:learning report', () => {
     expect(lines[4]).toBe('| apps | test_normal | docsFirst | 0.500 ± 0.000 (n=3) | - |');
   });
 
+  it('shows TGC per level after TGC, for the levels the evaluations report', () => {
+    const levelled = (seed: number, algorithm: string, l2: number, l4: number): LearningResult => ({
+      row: 'multi',
+      seed,
+      algorithm,
+      eval: { 'multi/test': { em: (l2 + l4) / 2, f1: (l2 + l4) / 2, success_L2: l2, success_L4: l4 } },
+    });
+    const lines = learningTable([levelled(1, 'base', 0, 0), levelled(1, 'grpo', 0.5, 0.25)]).trim().split('\n');
+    expect(lines.slice(2)).toEqual([
+      '| multi | multi/test | em | 0.000 ± 0.000 (n=1) | 0.375 ± 0.000 (n=1) |',
+      '| multi | multi/test | f1 | 0.000 ± 0.000 (n=1) | 0.375 ± 0.000 (n=1) |',
+      '| multi | multi/test | TGC level 2 | 0.000 ± 0.000 (n=1) | 0.500 ± 0.000 (n=1) |',
+      '| multi | multi/test | TGC level 4 | 0.000 ± 0.000 (n=1) | 0.250 ± 0.000 (n=1) |',
+    ]);
+  });
+
   it('writes the table, the results and the reward plot', () => {
     const out = mkdtempSync(join(tmpdir(), 'learning-report-'));
     const results = [apps(1, 'base', 0.3), apps(1, 'salt', 0.6, { rewards: [0.1, 0.4], devEvaluations: [{ step: 2, metrics: { success: 0.5 } }] })];
