@@ -195,13 +195,18 @@ export const RunConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['async', 'maxStaleness'], message: 'asynchronous training needs a text agent (apps, deepsearch): the bandit\'s tabular update has no importance correction' });
     }
     const { policy } = config.agent;
-    if (policy.kind === 'llm' && policy.rollout.engine === 'openai' && policy.rollout.keepVersions < config.async.maxStaleness + 1) {
-      // A server must still hold the version a stale batch is being rolled out with.
-      ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'rollout', 'keepVersions'], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
-    }
-    if (policy.kind === 'llm' && policy.keepExports !== null && policy.keepExports < config.async.maxStaleness + 1) {
-      // A stale batch is rolled out with a graph up to maxStaleness versions old: it must still be stored.
-      ctx.addIssue({ code: 'custom', path: ['agent', 'policy', 'keepExports'], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
+    if (policy.kind === 'llm') {
+      // A stale batch is rolled out with a version up to maxStaleness behind: a server must still hold it
+      // (keepVersions), and the store must still keep its graph (keepExports; null keeps all).
+      const kept: [string[], number | null][] = [
+        ...(policy.rollout.engine === 'openai' ? [[['rollout', 'keepVersions'], policy.rollout.keepVersions] as [string[], number]] : []),
+        [['keepExports'], policy.keepExports],
+      ];
+      for (const [path, keep] of kept) {
+        if (keep !== null && keep < config.async.maxStaleness + 1) {
+          ctx.addIssue({ code: 'custom', path: ['agent', 'policy', ...path], message: `must be at least async.maxStaleness + 1 (${config.async.maxStaleness + 1}): the rollouts of a step use a version up to maxStaleness behind` });
+        }
+      }
     }
     if (policy.kind === 'llm' && policy.rollout.engine === 'gateway' && config.tasks.source !== 'fixed') {
       // An agent is handed a task id and a seed; it can build only the tasks of the environment's fixed splits.

@@ -17,13 +17,13 @@ export function inScenarioChains(env: AppsEnvironment, play: PolicyRollout): Pol
       const key = `${env.task(spec.taskId).scenario}/${spec.sample}`;
       chains.set(key, [...(chains.get(key) ?? []), i]);
     });
-    const members = [...chains.values()];
-    const played = await playChains(env, play, members.map((chain) => chain.map((i) => specs[i])), opts);
+    const entries = [...chains];
+    const played = await playChains(env, play, entries.map(([, members]) => members.map((i) => specs[i])), opts);
     const out: Trajectory[] = new Array(specs.length);
-    [...chains.keys()].forEach((id, c) =>
-      members[c].forEach((index, position) => {
+    entries.forEach(([id, members], c) =>
+      members.forEach((index, position) => {
         const { episode, trajectory } = played[c][position];
-        out[index] = { ...trajectory, chain: { id, position, length: members[c].length }, skills: skillRecord(episode) };
+        out[index] = { ...trajectory, chain: { id, position, length: members.length }, skills: skillRecord(episode) };
       }),
     );
     return out;

@@ -101,10 +101,15 @@ def onnx_bytes(model: torch.nn.Module) -> bytes:
             return f.read()
 
 
+def _policy_settings(config: dict) -> dict:
+    """The run config's `agent.policy` section ({} when absent)."""
+    return (config.get("agent") or {}).get("policy") or {}
+
+
 def adapter_target(config: dict, run_id: str, version: int) -> Optional[tuple[str, Path]]:
     """Where a server reads version v's adapter, and in which form: `peft` (protocol vllm: a PEFT directory) or `gguf`
     (protocol llama-cpp: a llama.cpp LoRA GGUF); `adapterPath` with {run} and {version} filled in. None without one."""
-    rollout = ((config.get("agent") or {}).get("policy") or {}).get("rollout") or {}
+    rollout = _policy_settings(config).get("rollout") or {}
     forms = {"vllm": "peft", "llama-cpp": "gguf"}
     if rollout.get("engine") != "openai" or rollout.get("protocol") not in forms or not rollout.get("adapterPath"):
         return None
@@ -140,7 +145,7 @@ def write_adapter(form: str, path: Path, policy: Policy) -> None:
 
 def keep_exports(config: dict) -> Optional[int]:
     """`agent.policy.keepExports`: how many ONNX graphs a run keeps, the newest included; None keeps every one."""
-    return ((config.get("agent") or {}).get("policy") or {}).get("keepExports")
+    return _policy_settings(config).get("keepExports")
 
 
 def prune_exports(store: LocalArtifactStore, run_id: str, version: int, keep: Optional[int], evaluating: Iterable[int] = ()) -> list[str]:
@@ -168,7 +173,7 @@ def needs_graph(config: dict) -> bool:
     """Whether anything reads a version's ONNX graph: in-process rollouts, and `ratchet serve` (protocol ratchet, and
     the gateway's upstream). vLLM and llama.cpp servers read the adapter instead, so their runs export no graph and
     are not held to ONNX's 2 GiB limit: models over ~0.5B parameters train through them."""
-    rollout = ((config.get("agent") or {}).get("policy") or {}).get("rollout") or {}
+    rollout = _policy_settings(config).get("rollout") or {}
     return not (rollout.get("engine") == "openai" and rollout.get("protocol") in ("vllm", "llama-cpp"))
 
 
@@ -176,13 +181,15 @@ def publish(store: LocalArtifactStore, run_id: str, version: int, policy: Policy
             evaluating: Iterable[int] = ()) -> dict:
     """Publish version v: the server's adapter where one is configured, and the ONNX graph where one is read; returns
     the PolicyRef. With no graph the reference is the checkpoint itself (the version's weights)."""
-    adapter = adapter_target(config or {}, run_id, version)
+    config = config or {}
+    adapter = adapter_target(config, run_id, version)
     if adapter is not None:
         write_adapter(*adapter, policy)
-    if not needs_graph(config or {}):
-        return {"version": version, "key": checkpoint["key"], "sha256": checkpoint["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}
+    weights = {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}
+    if not needs_graph(config):
+        return {"version": version, **weights, "checkpoint": weights}
     model = merged_model(policy)
     ref = store.put(policy_key(run_id, version), onnx_bytes(model))
     del model
-    prune_exports(store, run_id, version, keep_exports(config or {}), evaluating)
-    return {"version": version, "key": ref["key"], "sha256": ref["sha256"], "checkpoint": {"key": checkpoint["key"], "sha256": checkpoint["sha256"]}}
+    prune_exports(store, run_id, version, keep_exports(config), evaluating)
+    return {"version": version, "key": ref["key"], "sha256": ref["sha256"], "checkpoint": weights}
