@@ -45,7 +45,7 @@ const ALGORITHMS = {
   loop: { algorithm: 'loop', stepCredit: 'none' },
 } as const;
 type AlgorithmName = keyof typeof ALGORITHMS;
-/** --curricula: the task sampling each algorithm runs under; `synthetic` is the default weighting over a generated apps stream. */
+/** --curricula: the task sampling each algorithm runs under; `synthetic` is the default weighting over a generated stream (apps tasks, deepsearch questions). */
 const CURRICULA = {
   'sometimes-solved': { curriculum: { weighting: 'sometimes-solved' } },
   uniform: { curriculum: { weighting: 'uniform' } },

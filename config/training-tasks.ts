@@ -62,8 +62,9 @@ const BandSchema = z
 const SYNTHETIC_DEFAULTS = { seed: 0, pool: 512, band: { low: 0.1, high: 0.9 }, minOutcomes: 2, refreshEvery: 5 };
 
 /**
- * `fixed` (default): the training split (`split`). `synthetic` (apps): `pool` tasks generated from `seed` over
- * fresh worlds, each solved by the scripted expert at generation; a step draws from those whose pass rate is in
+ * `fixed` (default): the training split (`split`). `synthetic`: `pool` tasks generated from `seed` (apps: the train
+ * templates over fresh worlds; deepsearch: new questions over the corpus with the training split's hop counts), each
+ * solved by the scripted expert at generation; a step draws from those whose pass rate is in
  * `band` (unmeasured ones, with fewer than `minOutcomes` outcomes, included), refreshed every `refreshEvery`
  * steps, and tops up from the rest of the pool when the band holds too few.
  */
@@ -99,12 +100,12 @@ export function curriculumWeightingOf(config: CurriculumConfig): CurriculumWeigh
   return { learnable, hardness, unseen, unsolved, solved }; // no `mode`: the same JSON as states stored before modes
 }
 
-/** A generated stream exists for apps only (deepsearch's generator is not wired into its environment yet). */
+/** A generated stream exists for the text environments (apps tasks, deepsearch questions); the bandit has none. */
 export function checkTaskSource(config: { env: string; tasksPerStep: number; tasks: TaskSource }, ctx: z.RefinementCtx): void {
   const { tasks } = config;
   if (tasks.source !== 'synthetic') return;
-  if (config.env !== 'apps') {
-    ctx.addIssue({ code: 'custom', path: ['tasks', 'source'], message: `a synthetic task stream is generated for apps only; ${config.env} trains on its fixed split` });
+  if (config.env !== 'apps' && config.env !== 'deepsearch') {
+    ctx.addIssue({ code: 'custom', path: ['tasks', 'source'], message: `a synthetic task stream is generated for apps and deepsearch; ${config.env} trains on its fixed split` });
   }
   if (config.tasksPerStep > tasks.pool) {
     ctx.addIssue({ code: 'custom', path: ['tasksPerStep'], message: `must be at most the ${tasks.pool} tasks of tasks.pool` });

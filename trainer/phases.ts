@@ -26,6 +26,7 @@ import { createCurriculum, CurriculumState, filterInformativeGroups, type OffPol
 import { bandAt, selectTasksInBand } from '../rl/task-filter';
 import { curriculumWeightingOf } from '../config/training-tasks';
 import { type AppsEnvironment, createAppsEnvironment, generateAppsTasks } from '../envs/apps';
+import type { DeepSearchEnvironment } from '../envs/deepsearch';
 import type { SageConfig } from '../config/sage';
 import type { GenerateProgress } from '../policy/generate';
 import { chainRollout, verifyChains } from './chain-rollout';
@@ -192,10 +193,17 @@ function replayCurriculum(config: RunConfig, step: number, history: TaskOutcome[
   return curriculum;
 }
 
-/** The tasks a run trains on: its training split, or the kept tasks of its generated stream (made here, from the seed). */
+/**
+ * The tasks a run trains on: its training split, or the kept tasks of its generated stream (made here, from the
+ * seed). A deepsearch stream asks chains of the training split's hop counts (single-hop: 1; multi-hop: 2-4).
+ */
 function trainingPool(config: RunConfig): string[] {
-  if (config.tasks.source === 'fixed') return envOf(config).tasks(config.split).map((t) => t.id);
-  return generateAppsTasks(config.apps.seed, { seed: config.tasks.seed, count: config.tasks.pool }).tasks.map((t) => t.info.id);
+  const env = envOf(config);
+  if (config.tasks.source === 'fixed') return env.tasks(config.split).map((t) => t.id);
+  const { seed, pool } = config.tasks;
+  if (config.env === 'apps') return generateAppsTasks(config.apps.seed, { seed, count: pool }).tasks.map((t) => t.info.id);
+  const hops = [...new Set(env.tasks(config.split).map((t) => t.level))];
+  return (env as DeepSearchEnvironment).syntheticTasks(seed, pool, hops).map((t) => t.id);
 }
 
 /** A generated stream's state carries its pass-rate band, refreshed every `tasks.refreshEvery` steps. */

@@ -7,12 +7,13 @@
  */
 import { z } from 'zod';
 import { Agent, Environment, ExpertOptions, TaskInfo } from '../types';
-import { Passage, renderCorpus } from './corpus';
+import { Passage, RenderedCorpus, renderCorpus } from './corpus';
 import { DeepSearchEpisode, EpisodeSettings } from './episode';
 import { ExpertPools, scriptedExpert } from './expert';
 import { ACTION_STOPS } from './protocol';
 import { QaRecord, QuestionOptions, generateQuestions } from './questions';
 import { Bm25Index, DEFAULT_CACHE_DIR, SearchHit } from './search';
+import { SyntheticQuestionStream, parseSyntheticDeepSearchId, taskInfoOf, type SyntheticSource } from './synthetic';
 import { World, generateWorld } from './world';
 
 const OptionsSchema = z.object({
@@ -41,6 +42,11 @@ export interface DeepSearchEnvironment extends Environment {
   record(taskId: string): QaRecord;
   search(query: string, k?: number): SearchHit[];
   createEpisode(taskId: string, seed: number, opts?: { maxTurns?: number }): DeepSearchEpisode;
+  /**
+   * The first `count` questions of generated stream `seed` with chains of `hops` hops (synthetic.ts): each solved
+   * by the expert through search. Their ids resolve like a split's (task, record, episodes, expert) in any process.
+   */
+  syntheticTasks(seed: number, count: number, hops: readonly number[]): TaskInfo[];
 }
 
 export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): DeepSearchEnvironment {
@@ -49,6 +55,7 @@ export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): De
   const opts = parsed.data;
 
   let world: World | null = null;
+  let rendered: RenderedCorpus | null = null;
   let passages: Passage[];
   let splits: Map<string, QaRecord[]>;
   if (options.data) {
@@ -56,7 +63,7 @@ export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): De
     splits = new Map(Object.entries(options.data.splits));
   } else {
     world = generateWorld(opts.seed, opts.passages);
-    const rendered = renderCorpus(world);
+    rendered = renderCorpus(world);
     passages = rendered.passages;
     splits = generateQuestions(world, rendered, options.questions);
   }
@@ -81,10 +88,36 @@ export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): De
     infos.set(split, tasks);
   }
 
-  const entry = (taskId: string) => {
-    const found = records.get(taskId);
-    if (!found) throw new Error(`deepsearch: unknown task id ${JSON.stringify(taskId)}`);
+  // Generated questions live apart from the splits' records, so the noisy expert's pools (below) never see them.
+  const streams = new Map<string, SyntheticQuestionStream>();
+  const generated = new Map<string, { record: QaRecord; info: TaskInfo }>();
+  const streamFor = (seed: number, hops: readonly number[]): SyntheticQuestionStream => {
+    if (!world || !rendered) throw new Error('deepsearch: synthetic questions need the generated world; a loaded corpus has none');
+    const key = `${seed}/${[...hops].sort((a, b) => a - b).join(',')}`;
+    let stream = streams.get(key);
+    if (!stream) {
+      const exclude = new Set([...records.values()].map((r) => r.record.question));
+      const source: SyntheticSource = { world, corpus: rendered, index, exclude, settings };
+      streams.set(key, (stream = new SyntheticQuestionStream(source, seed, hops)));
+    }
+    return stream;
+  };
+  const remember = (record: QaRecord) => {
+    let found = generated.get(record.id);
+    if (!found) generated.set(record.id, (found = { record, info: taskInfoOf(record) }));
     return found;
+  };
+
+  const entry = (taskId: string) => {
+    const found = records.get(taskId) ?? generated.get(taskId);
+    if (found) return found;
+    const synthetic = parseSyntheticDeepSearchId(taskId);
+    if (synthetic) {
+      const record = streamFor(synthetic.seed, synthetic.hops).at(synthetic.index);
+      if (!record) throw new Error(`deepsearch: task ${JSON.stringify(taskId)} was discarded at generation (its walk dead-ended, repeated a question, or the expert could not solve it)`);
+      return remember(record);
+    }
+    throw new Error(`deepsearch: unknown task id ${JSON.stringify(taskId)} (ids look like deepsearch/single/train/0007 or deepsearch/synthetic/g0h1/00012)`);
   };
 
   // Wrong answers and wrong bridges for the noisy expert come from the same question family.
@@ -136,6 +169,7 @@ export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): De
       // Search is deterministic, so the episode seed changes nothing here; it is accepted for the interface.
       return new DeepSearchEpisode(info, record, index, { ...settings, maxTurns });
     },
+    syntheticTasks: (seed, count, hops) => streamFor(seed, hops).first(count).records.map((r) => remember(r).info),
     expert(taskId: string, expertOpts: ExpertOptions): Agent {
       const { record } = entry(taskId);
       return scriptedExpert(record, expertOpts, poolsFor(record));

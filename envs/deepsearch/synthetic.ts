@@ -1,5 +1,5 @@
 /**
- * Synthetic DeepSearch questions: new answerable chains of 1-3 hops over the generated encyclopedia (issue 32).
+ * Synthetic DeepSearch questions: new answerable chains of 1-4 hops over the generated encyclopedia (issue 32).
  *
  * Candidate `index` of generator seed `g` draws its hop count and its random walk from its own Rng, so the same
  * (world, g) gives byte-identical questions. Each candidate is checked at generation by running the flawless
@@ -8,8 +8,8 @@
  * Candidates that fail, repeat a fixed split's question or an earlier candidate's, or whose walk dead-ends are
  * discarded and counted.
  *
- * Ids: `deepsearch/synthetic/g<seed>/<index, 5 digits>`; the fixed splits' ids are `deepsearch/<family>/<split>/<4
- * digits>`, so they never collide. The question wording is the fixed splits' ("What is the X of the Y of Z?").
+ * Ids: `deepsearch/synthetic/g<seed>h<hop counts>/<index, 5 digits>` (`g0h234/00012`: generator 0, chains of 2-4
+ * hops); the fixed splits' ids are `deepsearch/<family>/<split>/<4 digits>`, so they never collide. The question wording is the fixed splits' ("What is the X of the Y of Z?").
  */
 import { Rng, hashSeed } from '../../common/random';
 import { runEpisode, type TaskInfo } from '../types';
@@ -23,6 +23,8 @@ import { RELATIONS, factAnswers, factText, relationsOf, type Entity, type Relati
 
 export const SYNTHETIC_SPLIT = 'synthetic';
 export const DEFAULT_HOPS: readonly number[] = [1, 2, 3];
+/** The fixed multi-hop family's longest chains. */
+const MAX_HOPS = 4;
 
 /** What generation reads: the world and its rendered corpus, the search index, and the fixed splits' questions. */
 export interface SyntheticSource {
@@ -42,8 +44,17 @@ export function syntheticSourceOf(env: DeepSearchEnvironment, settings: EpisodeS
   return { world: env.world, corpus: renderCorpus(env.world), index: env.index, exclude, settings };
 }
 
-export function syntheticDeepSearchId(seed: number, index: number): string {
-  return `deepsearch/synthetic/g${seed}/${String(index).padStart(5, '0')}`;
+const ID_PATTERN = /^deepsearch\/synthetic\/g(\d+)h([1-4]+)\/(\d{5})$/;
+const hopsLabel = (hops: readonly number[]) => `h${[...new Set(hops)].sort((a, b) => a - b).join('')}`;
+
+export function syntheticDeepSearchId(seed: number, hops: readonly number[], index: number): string {
+  return `deepsearch/synthetic/g${seed}${hopsLabel(hops)}/${String(index).padStart(5, '0')}`;
+}
+
+/** The generator (seed, hop counts) and candidate index an id names, or undefined for any other id. */
+export function parseSyntheticDeepSearchId(taskId: string): { seed: number; hops: number[]; index: number } | undefined {
+  const m = ID_PATTERN.exec(taskId);
+  return m ? { seed: Number(m[1]), hops: [...m[2]].map(Number), index: Number(m[3]) } : undefined;
 }
 
 /** "What is the genre of the publisher of X?": the last relation is asked about, earlier ones nest inward. */
@@ -123,39 +134,86 @@ export interface SyntheticQuestions {
   failedExpert: number;
 }
 
+function checkHops(hops: readonly number[], maxTurns: number): void {
+  if (hops.length === 0 || hops.some((h) => !Number.isInteger(h) || h < 1 || h > MAX_HOPS)) {
+    throw new Error(`synthetic deepsearch hops must be integers in [1, ${MAX_HOPS}], got ${JSON.stringify(hops)}`);
+  }
+  if (Math.max(...hops) + 1 > maxTurns) {
+    throw new Error(`synthetic deepsearch: ${Math.max(...hops)} hops need maxTurns >= ${Math.max(...hops) + 1}, got ${maxTurns}`);
+  }
+}
+
+/**
+ * The candidates of one generator (seed, hops), generated in index order and kept in memory, so the question an
+ * id names is rebuilt in any process by replaying the candidates before it (a repeat of an earlier candidate's
+ * question is discarded, so a candidate depends on those before it).
+ */
+export class SyntheticQuestionStream {
+  private readonly kept = new Map<number, QaRecord>();
+  private readonly records: QaRecord[] = [];
+  private readonly seen: Set<string>;
+  /** Indices of the candidates the expert check discarded. */
+  private readonly failures: number[] = [];
+  private tried = 0;
+
+  /** The allowed hop counts, ascending and distinct (the id names them). */
+  readonly hops: readonly number[];
+
+  constructor(
+    private readonly source: SyntheticSource,
+    readonly seed: number,
+    hops: readonly number[] = DEFAULT_HOPS,
+  ) {
+    if (!Number.isInteger(seed) || seed < 0) throw new Error(`synthetic deepsearch seed must be an integer >= 0, got ${seed}`);
+    checkHops(hops, source.settings.maxTurns);
+    this.hops = [...new Set(hops)].sort((a, b) => a - b);
+    this.seen = new Set(source.exclude);
+  }
+
+  /** The first `count` kept questions (indices 0, 1, ...). */
+  first(count: number): SyntheticQuestions {
+    if (!Number.isInteger(count) || count < 0) throw new Error(`synthetic deepsearch count must be an integer >= 0, got ${count}`);
+    while (this.records.length < count) {
+      if (this.tried >= 20 * count + 1000) throw new Error(`synthetic deepsearch: only ${this.records.length} of ${count} questions after ${this.tried} candidates; use a larger corpus`);
+      this.next();
+    }
+    const records = this.records.slice(0, count);
+    const tried = count === 0 ? 0 : this.indexOf(records[count - 1]) + 1;
+    return { records, tried, discarded: tried - count, failedExpert: this.failures.filter((i) => i < tried).length };
+  }
+
+  /** Candidate `index`'s question, or null when it was discarded. */
+  at(index: number): QaRecord | null {
+    if (!Number.isInteger(index) || index < 0 || index > 99_999) throw new Error(`synthetic deepsearch index must be an integer in [0, 99999], got ${index}`);
+    while (this.tried <= index) this.next();
+    return this.kept.get(index) ?? null;
+  }
+
+  private next(): void {
+    const index = this.tried++;
+    const rng = new Rng(hashSeed(`deepsearch/${this.source.world.seed}/synthetic/g${this.seed}${hopsLabel(this.hops)}/${index}`));
+    const chain = walk(this.source.world, rng, rng.pick(this.hops));
+    if (!chain) return;
+    const record = recordOf(this.source, syntheticDeepSearchId(this.seed, this.hops, index), chain.start, chain.relations);
+    if (this.seen.has(record.question)) return;
+    if (!expertSolves(this.source, record)) {
+      this.failures.push(index);
+      return;
+    }
+    this.seen.add(record.question);
+    this.kept.set(index, record);
+    this.records.push(record);
+  }
+
+  private indexOf(record: QaRecord): number {
+    return parseSyntheticDeepSearchId(record.id)!.index;
+  }
+}
+
 /** The first `count` kept candidates of generator `seed` (indices 0, 1, ...); `hops` lists the allowed hop counts. */
 export function generateDeepSearchQuestions(
   source: SyntheticSource,
   opts: { seed: number; count: number; hops?: readonly number[] },
 ): SyntheticQuestions {
-  const { seed, count } = opts;
-  const hopChoices = opts.hops ?? DEFAULT_HOPS;
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`synthetic deepsearch seed must be an integer >= 0, got ${seed}`);
-  if (!Number.isInteger(count) || count < 0) throw new Error(`synthetic deepsearch count must be an integer >= 0, got ${count}`);
-  if (hopChoices.length === 0 || hopChoices.some((h) => !Number.isInteger(h) || h < 1 || h > 3)) {
-    throw new Error(`synthetic deepsearch hops must be integers in [1, 3], got ${JSON.stringify(hopChoices)}`);
-  }
-  if (Math.max(...hopChoices) + 1 > source.settings.maxTurns) {
-    throw new Error(`synthetic deepsearch: ${Math.max(...hopChoices)} hops need maxTurns >= ${Math.max(...hopChoices) + 1}, got ${source.settings.maxTurns}`);
-  }
-  const records: QaRecord[] = [];
-  const seen = new Set(source.exclude);
-  let tried = 0;
-  let failedExpert = 0;
-  while (records.length < count) {
-    if (tried >= 20 * count + 1000) throw new Error(`synthetic deepsearch: only ${records.length} of ${count} questions after ${tried} candidates; use a larger corpus`);
-    const index = tried++;
-    const rng = new Rng(hashSeed(`deepsearch/${source.world.seed}/synthetic/g${seed}/${index}`));
-    const chain = walk(source.world, rng, rng.pick(hopChoices));
-    if (!chain) continue;
-    const record = recordOf(source, syntheticDeepSearchId(seed, index), chain.start, chain.relations);
-    if (seen.has(record.question)) continue;
-    if (!expertSolves(source, record)) {
-      failedExpert++;
-      continue;
-    }
-    seen.add(record.question);
-    records.push(record);
-  }
-  return { records, tried, discarded: tried - records.length, failedExpert };
+  return new SyntheticQuestionStream(source, opts.seed, opts.hops ?? DEFAULT_HOPS).first(opts.count);
 }

@@ -46,7 +46,7 @@ describe('synthetic deepsearch questions', () => {
     const ids = new Set(fixed.map((t) => t.id));
     const questions = new Set(fixed.map((t) => t.instruction));
     for (const r of batch.records) {
-      expect(r.id).toMatch(/^deepsearch\/synthetic\/g7\/\d{5}$/);
+      expect(r.id).toMatch(/^deepsearch\/synthetic\/g7h123\/\d{5}$/);
       expect(ids.has(r.id)).toBe(false);
       expect(questions.has(r.question)).toBe(false);
     }
@@ -65,7 +65,10 @@ describe('synthetic deepsearch questions', () => {
     }
     const multi = generateDeepSearchQuestions(source, { seed: 7, count: 30, hops: [2, 3] }).records;
     expect(new Set(multi.map((r) => r.hopCount))).toEqual(new Set([2, 3]));
-    expect(() => generateDeepSearchQuestions(source, { seed: 7, count: 1, hops: [4] })).toThrow(/hops must be integers in \[1, 3\]/);
+    const long = generateDeepSearchQuestions(source, { seed: 7, count: 20, hops: [4] }).records;
+    expect(long.every((r) => r.hopCount === 4 && r.id.startsWith('deepsearch/synthetic/g7h4/'))).toBe(true);
+    expect(() => generateDeepSearchQuestions(source, { seed: 7, count: 1, hops: [5] })).toThrow(/hops must be integers in \[1, 4\]/);
+    expect(() => generateDeepSearchQuestions({ ...source, settings: { ...SETTINGS, maxTurns: 3 } }, { seed: 7, count: 1, hops: [3] })).toThrow(/3 hops need maxTurns >= 4/);
   });
 
   test('every kept question is solved by the expert through search; a wrong answer fails it', () => {
@@ -75,6 +78,22 @@ describe('synthetic deepsearch questions', () => {
       expect(score.metrics.gold_passage_recall).toBe(1);
       expect(play(source, r, 'certainly not this').success).toBe(false);
     }
+  });
+
+  test('the environment resolves a generated id in a fresh instance to the same question; a discarded one is refused', () => {
+    const fresh = createDeepSearchEnvironment({ passages: 1000, cacheDir: TEST_CACHE_DIR });
+    const sample = batch.records.filter((_, i) => i % 10 === 0);
+    for (const r of sample.reverse()) {
+      expect(fresh.record(r.id)).toEqual(r); // resolved out of order: the candidates before it are replayed
+      expect(fresh.task(r.id)).toEqual(taskInfoOf(r));
+      const episode = fresh.createEpisode(r.id, 0);
+      expect(runEpisode(episode, fresh.expert(r.id, { noise: 0, seed: 2 })).score().success).toBe(true);
+    }
+    expect(fresh.syntheticTasks(7, COUNT, [3, 1, 2]).map((t) => t.id)).toEqual(batch.records.map((r) => r.id));
+    const keptIndices = new Set(batch.records.map((r) => Number(r.id.slice(-5))));
+    const discarded = Array.from({ length: batch.tried }, (_, i) => i).find((i) => !keptIndices.has(i))!;
+    expect(() => fresh.task(`deepsearch/synthetic/g7h123/${String(discarded).padStart(5, '0')}`)).toThrow(/was discarded at generation/);
+    expect(() => fresh.task('deepsearch/synthetic/g7/00001')).toThrow(/unknown task id/);
   });
 
   test('discards are counted: over an index missing passages the expert check discards what search cannot reach', () => {

@@ -1,5 +1,5 @@
 /**
- * `tasks.source: synthetic` through selectTasks (trainer/phases.ts): the step draws generated apps task ids (made
+ * `tasks.source: synthetic` through selectTasks (trainer/phases.ts): the step draws generated task ids (apps; made
  * inside the activity from the seed), draws from the pass-rate band once tasks are measured, carries the band in
  * the curriculum state exactly as a replay of the history rebuilds it, and every drawn id plays in the environment.
  */
@@ -87,6 +87,23 @@ describe('a run on a synthetic task stream', () => {
     const env = envOf(config);
     for (const id of new Set(history.map((h) => h.taskId))) {
       expect(runEpisode(env.createEpisode(id, 3), env.expert(id, { noise: 0, seed: 1 })).score().success).toBe(true);
+    }
+  });
+
+  it('deepsearch: the stream asks new questions with the training split\'s hop counts, each one the expert solves', async () => {
+    for (const [family, hops] of [['multi', [2, 3, 4]], ['single', [1]]] as const) {
+      const ds = parseRunConfig({ runId: `synthetic-${family}`, env: 'deepsearch', deepsearch: { family, passages: 1000 }, steps: 1, seed: 2, tasksPerStep: 8, groupSize: 2, tasks: { ...STREAM, pool: 24 } });
+      const { taskIds } = await selectTasksPhase(ctx, { runId: ds.runId, step: 0, config: ds, round: 0, count: ds.tasksPerStep, exclude: [] }, async () => []);
+      expect(taskIds).toHaveLength(8);
+      const env = envOf(ds);
+      const fixed = new Set(env.tasks(ds.split).map((t) => t.instruction));
+      for (const id of taskIds) {
+        expect(id).toMatch(new RegExp(`^deepsearch/synthetic/g9h${hops.join('')}/\\d{5}$`));
+        const task = env.task(id);
+        expect(hops).toContain(task.level);
+        expect(fixed.has(task.instruction)).toBe(false);
+        expect(runEpisode(env.createEpisode(id, 3), env.expert(id, { noise: 0, seed: 1 })).score().success).toBe(true);
+      }
     }
   });
 });

@@ -82,7 +82,7 @@ describe('curriculum weighting modes', () => {
     expect(() => createCurriculum(IDS, 4, { mode: 'hard-with-floor', floor: -1, unseen: 1 })).toThrow(/>= 0/);
   });
 
-  test('tasks: the fixed split by default; a synthetic stream for apps, with its band and pool checked', () => {
+  test('tasks: the fixed split by default; a synthetic stream for apps and deepsearch, with its band and pool checked', () => {
     expect(parseRunConfig(base).tasks).toEqual({ source: 'fixed' });
     expect(parseRunConfig({ ...base, tasks: { source: 'synthetic' } }).tasks).toEqual({
       source: 'synthetic', seed: 0, pool: 512, band: { low: 0.1, high: 0.9 }, minOutcomes: 2, refreshEvery: 5,
@@ -92,6 +92,7 @@ describe('curriculum weighting modes', () => {
     expect(() => parseRunConfig({ ...base, tasksPerStep: 100, rolloutShards: 1 })).toThrow(/tasksPerStep: must be at most the 72 tasks/);
     expect(() => parseRunConfig({ ...base, tasksPerStep: 16, tasks: { source: 'synthetic', pool: 8 } })).toThrow(/tasksPerStep: must be at most the 8 tasks of tasks.pool/);
     expect(() => parseRunConfig({ ...base, tasks: { source: 'synthetic', band: { low: 0.9, high: 0.1 } } })).toThrow(/tasks\.band: low must be at most high/);
-    expect(() => parseRunConfig({ ...base, env: 'deepsearch', tasks: { source: 'synthetic' } })).toThrow(/tasks\.source: a synthetic task stream is generated for apps only/);
+    expect(parseRunConfig({ ...base, env: 'deepsearch', tasks: { source: 'synthetic' } }).tasks.source).toBe('synthetic');
+    expect(() => parseRunConfig({ ...base, env: 'bandit', algorithm: 'grpo', tasks: { source: 'synthetic' } })).toThrow(/tasks\.source: a synthetic task stream is generated for apps and deepsearch; bandit trains on its fixed split/);
   });
 });
