@@ -146,7 +146,7 @@ export const RunConfigSchema = z
     curriculum: CurriculumConfigSchema.prefault({}),
     /** Text agents: the fixed training split, or a generated stream filtered to a pass-rate band (apps). */
     tasks: TaskSourceSchema.prefault({}),
-    /** apps, builtin policy: SAGE training over chains of tasks with a skill library (config/sage.ts); absent = off. */
+    /** apps (builtin or llm policy): SAGE training over chains of tasks with a skill library (config/sage.ts); absent = off. */
     sage: SageConfigSchema.optional(),
     async: AsyncTrainingSchema.prefault({}),
   })

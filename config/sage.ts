@@ -19,7 +19,7 @@ interface SageFields {
   env: string;
   algorithm: string;
   sage?: SageConfig;
-  agent: { policy: { kind: string } };
+  agent: { policy: { kind: string; rollout?: { engine: string } } };
   dynamicSampling: { refill?: boolean };
   tasks: { source: string };
 }
@@ -29,7 +29,9 @@ export function checkSage(config: SageFields, ctx: z.RefinementCtx): void {
   if (!config.sage) return;
   const refuse = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   if (config.env !== 'apps') refuse(['sage'], `skills (and so SAGE) exist only in the apps environment, not ${config.env}`);
-  if (config.agent.policy.kind !== 'builtin') refuse(['sage'], 'SAGE chains are played by the builtin policy; the llm rollout does not carry a skill library yet');
+  if (config.agent.policy.rollout?.engine === 'gateway') {
+    refuse(['sage'], 'SAGE hands each chain\'s skill library from one episode to the next inside the rollout; gateway agents build their episodes from task ids, without it');
+  }
   if (!GROUP_ESTIMATORS.includes(config.algorithm)) {
     refuse(['algorithm'], `SAGE compares the rollouts of each chain position as a group (${GROUP_ESTIMATORS.join(', ')}); ${config.algorithm} has no groups`);
   }

@@ -16,7 +16,7 @@
  */
 import { hashSeed } from '../common/random';
 import { unrunnableConfig } from '../config/run-config';
-import { appsChatPrompt } from '../envs/apps/chat-prompt';
+import { appsChatPrompt, appsSkillsChatPrompt } from '../envs/apps/chat-prompt';
 import { deepSearchChatPrompt } from '../envs/deepsearch/chat-prompt';
 import type { Environment, Episode } from '../envs/types';
 import { actionFromReply, chatMessages, type ChatPrompt } from '../policy/llm/chat-episode';
@@ -25,11 +25,12 @@ import type { GenerateOptions, Generation } from '../policy/generate';
 import { playedTrajectory, type PolicyRollout, type RolloutOptions, type RolloutSpec } from './rollout';
 import type { Trajectory, TurnRecord } from './trajectory';
 
-/** Each environment's chat protocol (envs/<env>/chat-prompt.ts). */
-export function chatPromptFor(envName: string): ChatPrompt {
+/** Each environment's chat protocol (envs/<env>/chat-prompt.ts); `skills`: apps' protocol with the skill actions. */
+export function chatPromptFor(envName: string, opts: { skills?: boolean } = {}): ChatPrompt {
+  if (opts.skills && envName !== 'apps') throw new Error(`skills exist only in the apps environment, not ${envName}`);
   switch (envName) {
     case 'apps':
-      return appsChatPrompt;
+      return opts.skills ? appsSkillsChatPrompt : appsChatPrompt;
     case 'deepsearch':
       return deepSearchChatPrompt;
     default:
@@ -63,7 +64,7 @@ export function llmPromptTokens(policy: Pick<LlmPlayer, 'tokenizer'>, chatPrompt
 
 /** An LLM policy as a PolicyRollout (for evaluatePolicy). */
 export const llmRollout =
-  (policy: LlmPlayer, extra: { shots?: number } = {}): PolicyRollout =>
+  (policy: LlmPlayer, extra: { shots?: number; chatPrompt?: ChatPrompt } = {}): PolicyRollout =>
   (env, specs, opts) =>
     rolloutLlm(env, policy, specs, { ...opts, ...extra });
 

@@ -19,11 +19,15 @@ export interface PlayedBatch {
   batch: string;
 }
 
+/** An agent that keeps a skill library (SAGE training, chained evaluation) is told the skill actions. */
+const usesSkills = (config: RunConfig) => config.sage !== undefined || config.evaluation.chains === true;
+
 export async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string; version: number }, run: PlayedBatch): Promise<PolicyRollout> {
   const { policy: kind } = config.agent;
+  const chat = () => ({ shots: kind.kind === 'llm' ? kind.shots : 0, chatPrompt: chatPromptFor(config.env, { skills: usesSkills(config) }) });
   if (kind.kind === 'llm' && kind.rollout.engine === 'openai') {
     ctx.servedPolicies ??= new ServedPolicies();
-    return llmRollout(await ctx.servedPolicies.get(kind.rollout, kind.model, run.runId, ref.version, { atRunStart: run.step === 0 }), { shots: kind.shots });
+    return llmRollout(await ctx.servedPolicies.get(kind.rollout, kind.model, run.runId, ref.version, { atRunStart: run.step === 0 }), chat());
   }
   if (kind.kind === 'llm' && kind.rollout.engine === 'gateway') {
     const env = config.env as 'apps' | 'deepsearch';
@@ -37,7 +41,7 @@ export async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key
   }
   if (kind.kind === 'llm') {
     ctx.llmPolicies ??= new LlmPolicyCache(ctx.store);
-    return llmRollout(await ctx.llmPolicies.get(ref, kind.model), { shots: kind.shots });
+    return llmRollout(await ctx.llmPolicies.get(ref, kind.model), chat());
   }
   const { policy, tokenizer } = await ctx.policies.get(ref);
   return builtinRollout(policy, tokenizer);

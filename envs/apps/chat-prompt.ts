@@ -5,6 +5,7 @@
 import { solvedExample, type ChatExample, type ChatPrompt } from '../../policy/llm/chat-episode';
 import type { Environment } from '../types';
 import { APPS } from './apis';
+import type { AppsEpisode } from './episode';
 import { createAppsEnvironment } from './index';
 import { LOGIN_APPS } from './world';
 
@@ -45,4 +46,25 @@ export const appsChatPrompt: ChatPrompt = {
   system: SYSTEM,
   actionStops: createAppsEnvironment().actionStops,
   examples: () => (examples ??= buildExamples()),
+};
+
+/** The skill protocol (envs/apps/skills-runtime.ts, skills-parser.ts) for runs whose agent keeps a skill library. */
+const SKILLS = [
+  'Skills: a skill is a named sequence of API calls that you write once and then run as one action. The skills written in earlier tasks of the same scenario stay in your library.',
+  'Write one on one line: def name(param, ...): app.api(arg=param); for c in app.api(...) { app.api(arg=c.field) }; if c.field == "text" { ... }',
+  'skills.list() lists your skills, skills.show(name="...") shows one, and skills.<name>(param="...") runs one. Inside a skill, a call to an app you logged into uses your token.',
+].join('\n');
+
+/**
+ * The protocol with skills, for SAGE runs and chained evaluations: the system message adds the skill actions and
+ * the task message lists the library the episode received (as the built-in policy's context shows it).
+ */
+export const appsSkillsChatPrompt: ChatPrompt = {
+  ...appsChatPrompt,
+  system: `${SYSTEM}\n${SKILLS}`,
+  examples: () => appsChatPrompt.examples(),
+  task(episode) {
+    const skills = (episode as Partial<AppsEpisode>).skillsAtStart ?? [];
+    return skills.length ? `${episode.initialObservation.trimEnd()}\nskills: ${skills.join(' ')}` : episode.initialObservation;
+  },
 };

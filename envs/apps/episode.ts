@@ -48,6 +48,8 @@ export class AppsEpisode implements Episode {
   answer: string | undefined;
   private readonly ctx: ApiContext;
   private readonly skillSession: SkillSession;
+  /** Signatures of the skills the episode received from its chain (what a chat prompt shows with the task). */
+  readonly skillsAtStart: readonly string[];
 
   /**
    * `skills`: the library the previous task of this chain returned (a fresh one when absent). The episode works
@@ -70,6 +72,7 @@ export class AppsEpisode implements Episode {
     };
     const scenario = appsTask.info.scenario;
     this.skillSession = new SkillSession((skills ?? SkillLibrary.empty(scenario)).forEpisode(scenario), this.ctx);
+    this.skillsAtStart = this.skills.list().map(skillSignature);
   }
 
   /** This episode's skill library: the one received plus what it wrote. */

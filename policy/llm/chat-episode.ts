@@ -31,6 +31,8 @@ export interface ChatPrompt {
   readonly actionStops: readonly string[];
   /** Few-shot candidates in order of preference (more than any prompt uses, so the asked task can be skipped). */
   examples(): readonly ChatExample[];
+  /** The task message's text (default: the episode's first observation); fixed for the episode, so chats only append. */
+  task?(episode: Episode): string;
 }
 
 /** The turns of an episode so far as chat messages, after its task message. */
@@ -44,8 +46,8 @@ function turnMessages(episode: Episode): ChatMessage[] {
   });
 }
 
-function taskMessage(episode: Episode): ChatMessage {
-  return { role: 'user', content: episode.initialObservation.trim() };
+function taskMessage(episode: Episode, prompt?: ChatPrompt): ChatMessage {
+  return { role: 'user', content: (prompt?.task?.(episode) ?? episode.initialObservation).trim() };
 }
 
 /**
@@ -75,7 +77,7 @@ export function examplesFor(prompt: ChatPrompt, episode: Episode, shots: number)
  */
 export function chatMessages(prompt: ChatPrompt, episode: Episode, opts: { shots?: number } = {}): ChatMessage[] {
   const examples = examplesFor(prompt, episode, opts.shots ?? 0);
-  return [{ role: 'system', content: prompt.system }, ...examples.flatMap((e) => e.messages), taskMessage(episode), ...turnMessages(episode)];
+  return [{ role: 'system', content: prompt.system }, ...examples.flatMap((e) => e.messages), taskMessage(episode, prompt), ...turnMessages(episode)];
 }
 
 /**

@@ -13,7 +13,8 @@
  * skipped, saying so, when neither is here.
  */
 import { createAppsEnvironment } from '../../../envs/apps';
-import { appsChatPrompt, EXAMPLE_ENV_SEED } from '../../../envs/apps/chat-prompt';
+import { appsChatPrompt, appsSkillsChatPrompt, EXAMPLE_ENV_SEED } from '../../../envs/apps/chat-prompt';
+import type { AppsEpisode } from '../../../envs/apps/episode';
 import { createDeepSearchEnvironment } from '../../../envs/deepsearch';
 import { deepSearchChatPrompt, EXAMPLE_WORLD_SEED } from '../../../envs/deepsearch/chat-prompt';
 import { runEpisode, type Environment, type Episode } from '../../../envs/types';
@@ -167,6 +168,32 @@ test('the rendering is deterministic: a fresh load of the prompts, asked in anot
   expect(render(fresh, true)).toEqual(render({ apps: appsChatPrompt, deepsearch: deepSearchChatPrompt }, false));
 }, 120_000);
 
+/** Two tasks of one scenario played by the skill-writing expert, the second with the library the first ended with. */
+function skillChain(): AppsEpisode[] {
+  const apps = createAppsEnvironment();
+  const train = apps.tasks('train');
+  const head = train.find((t) => t.template === 'delete_done_todos')!;
+  const [first, second] = train.filter((t) => t.scenario === head.scenario);
+  const one = apps.createEpisode(first.id, 0);
+  runEpisode(one, apps.expert(first.id, { noise: 0, seed: 0, skills: true }));
+  const two = apps.createEpisode(second.id, 0, { skills: one.skills });
+  runEpisode(two, apps.expert(second.id, { noise: 0, seed: 0, skills: true }));
+  return [one, two];
+}
+
+test('apps with skills: the system message adds the skill actions; the task message lists the library received', () => {
+  const [one, two] = skillChain();
+  expect(one.skillUse.written.length).toBeGreaterThan(0);
+  expect(two.skillsAtStart).toEqual(one.skills.list().map((k) => `${k.name}(${k.params.join(', ')})`));
+  const withSkills = chatMessages(appsSkillsChatPrompt, two);
+  expect(withSkills[0].content.startsWith(appsChatPrompt.system)).toBe(true);
+  expect(withSkills[0].content).toMatch(/skills\.list\(\)/);
+  expect(withSkills[1].content).toBe(`${two.initialObservation.trim()}\nskills: ${two.skillsAtStart.join(' ')}`);
+  // The first task of a chain starts from an empty library: the same task message as without skills.
+  expect(chatMessages(appsSkillsChatPrompt, one)[1]).toEqual(chatMessages(appsChatPrompt, one)[1]);
+  expect(chatMessages(appsChatPrompt, two)[1].content).toBe(two.initialObservation.trim());
+});
+
 const model = resolveModelRef(NAME);
 const venv = venvStatus();
 const haveTokenizer = tokenizerIsCurrent(model) || venv.ready;
@@ -240,6 +267,21 @@ if (!haveTokenizer) {
     expect(lengths[0]).toBeLessThan(lengths[1]);
     expect(lengths[1]).toBeLessThan(lengths[2]);
   }, 300_000);
+
+  test('apps with skills: a chain that writes a skill and uses it, cut back into replies, replays to the same rewards and library', () => {
+    const apps = createAppsEnvironment();
+    let library: AppsEpisode['skills'] | undefined;
+    for (const plain of skillChain()) {
+      const own = replies(tok.encodeChat(chatMessages(appsSkillsChatPrompt, plain))).slice(-plain.turns.length);
+      const chat = apps.createEpisode(plain.task.id, 0, { skills: library });
+      for (const reply of own) if (!chat.done) chat.step(actionFromReply(appsSkillsChatPrompt, tok.decode(reply.ids)));
+      expect({ actions: chat.turns.map((t) => t.action), reward: chat.score().reward, calls: chat.skillUse.calls }).toEqual({
+        actions: plain.turns.map((t) => t.action), reward: plain.score().reward, calls: plain.skillUse.calls,
+      });
+      library = chat.skills;
+    }
+    expect(library!.size).toBeGreaterThan(0);
+  }, 120_000);
 
   test.each(['apps', 'deepsearch'])('%s: the rendering only appends, in text and in token IDs, turn by turn', (name) => {
     const s = subject(name);

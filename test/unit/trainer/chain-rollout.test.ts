@@ -137,6 +137,12 @@ describe('sage config', () => {
   ])('refuses %j', (over, message) => {
     expect(() => parseRunConfig({ ...base, sage: {}, ...over })).toThrow(message);
   });
+  test('an llm policy trains with SAGE in process or on inference servers; gateway agents, which build episodes from ids, may not', () => {
+    const llm = { kind: 'llm', model: 'smollm2-135m-instruct' };
+    expect(parseRunConfig({ ...base, sage: {}, agent: { policy: llm } }).sage).toMatchObject({ chainLength: 2 });
+    const gateway = { ...llm, rollout: { engine: 'gateway', url: 'http://127.0.0.1:8100/v1' } };
+    expect(() => parseRunConfig({ ...base, sage: {}, agent: { policy: gateway } })).toThrow(/gateway agents build their episodes from task ids/);
+  });
 });
 
 describe('a SAGE step of the builtin policy, in process', () => {
