@@ -33,7 +33,8 @@ import type { Progress, TrainingRunResult } from '../workflows/training-run';
 
 const opts = new Command()
   .option('--env <name>', 'deepsearch (the NQ row: single-hop) or apps', 'deepsearch')
-  .option('--algorithms <list>', 'grpo,salt', 'grpo,salt')
+  .option('--algorithms <list>', 'grpo,salt,sage (sage: apps only)', 'grpo,salt')
+  .option('--chains', 'apps: evaluate each scenario\'s tasks as one chain sharing a skill library (how SAGE is compared with the others)')
   .option('--seeds <list>', 'run seeds', '1')
   .option('--steps <n>', 'RL steps per run', '6')
   .option('--tasks <n>', 'tasks per step', '8')
@@ -58,11 +59,16 @@ const opts = new Command()
   .parse()
   .opts<{
     env: string; algorithms: string; seeds: string; steps: string; tasks: string; groupSize: string; shots: string; sftSteps: string; sftTasks: string; sftBatch: string; sftLr: string;
-    lr: string; temperature: string; rank: string; maxActionTokens?: string; maxTurns?: string; evalSplits?: string; evalTasks: string; baseShots?: string; base: boolean; baseOnly?: boolean; evaluate?: string; out: string;
+    lr: string; temperature: string; rank: string; chains?: boolean; maxActionTokens?: string; maxTurns?: string; evalSplits?: string; evalTasks: string; baseShots?: string; base: boolean; baseOnly?: boolean; evaluate?: string; out: string;
   }>();
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
-const ALGORITHMS = { grpo: { algorithm: 'grpo', stepCredit: 'none' }, salt: { algorithm: 'grpo', stepCredit: 'salt' } } as const;
+/** `sage` (apps): GRPO over chains of 2 tasks of a scenario with one skill library and SAGE's reward. */
+const ALGORITHMS = {
+  grpo: { algorithm: 'grpo', stepCredit: 'none', sage: false },
+  salt: { algorithm: 'grpo', stepCredit: 'salt', sage: false },
+  sage: { algorithm: 'grpo', stepCredit: 'none', sage: true },
+} as const;
 type AlgorithmName = keyof typeof ALGORITHMS;
 const ENVS = {
   deepsearch: { splits: ['single/test'], metric: 'em', maxActionTokens: 32, maxTurns: 3 },
@@ -86,6 +92,7 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
     rolloutShards: 1,
     learningRate: Number(opts.lr),
     ...(opts.env === 'deepsearch' ? { deepsearch: { family: 'single' } } : {}),
+    ...(ALGORITHMS[name].sage ? { sage: { chainLength: 2 } } : {}),
     agent: {
       stepCredit: ALGORITHMS[name].stepCredit,
       policy: {
@@ -100,7 +107,7 @@ function runConfig(name: AlgorithmName, seed: number, stamp: string): RunConfig 
       ppo: { epochs: 1, microbatchSegments: 4 },
     },
     timeouts: { activityStartToClose: '60m', activityHeartbeat: '5m' },
-    evaluation: { split: SPLITS[0], tasks: Number(opts.evalTasks) },
+    evaluation: { split: SPLITS[0], tasks: Number(opts.evalTasks), ...(opts.chains ? { chains: true } : {}) },
   });
 }
 
@@ -119,7 +126,7 @@ async function evaluateVersion(ctx: PhaseContext, config: RunConfig, version: nu
   // Details go under runs/<run>/bench-<k>-shot/, never over the run's own evaluation artifacts.
   const result = await evaluatePhase(ctx, { runId: `${config.runId}/bench-${shots}-shot`, step: version, config: withShots, policy: policyRef(config, version), split, tasks: Number(opts.evalTasks), mode: 'greedy', k: 1 });
   const m = result.metrics as Record<string, number>;
-  const row = { split, shots, version, score: m[ENV.metric], em: m.em, f1: m.f1, success: m.success, meanTurns: m.meanTurns, episodes: result.episodes, seconds: (Date.now() - started) / 1000 };
+  const row = { split, shots, version, score: m[ENV.metric], em: m.em, f1: m.f1, success: m.success, sgc: m.sgc, meanTurns: m.meanTurns, meanTokens: m.meanTokens, skillsWritten: m.skillsWritten, skillsUsed: m.skillsUsed, episodes: result.episodes, seconds: (Date.now() - started) / 1000 };
   console.log(`${config.runId} v${version} ${split} ${shots}-shot: ${JSON.stringify(row)}`);
   return row;
 }
