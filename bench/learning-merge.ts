@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { type LearningResult, writeLearningReport } from './learning-report';
 
 /** Options that choose which runs a file holds, not how they were made; files may differ in these. */
-const SELECTION_OPTIONS = new Set(['seeds', 'algorithms', 'rows', 'testSplits', 'evalEvery', 'devTasks', 'out', 'reuse']);
+const SELECTION_OPTIONS = new Set(['seeds', 'algorithms', 'rows', 'testSplits', 'evalEvery', 'devTasks', 'out', 'reuse', 'jobs']);
 
 export interface LearningFile {
   file: string;
@@ -22,7 +22,7 @@ export interface LearningFile {
   results: LearningResult[];
 }
 
-function readLearningFile(file: string): LearningFile {
+export function readLearningFile(file: string): LearningFile {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<LearningFile>;
   if (!parsed.options || !Array.isArray(parsed.results)) throw new Error(`${file}: not a bench:learning result (no options or results)`);
   return { file, options: parsed.options, seconds: parsed.seconds, results: parsed.results };

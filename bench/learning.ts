@@ -23,6 +23,7 @@ import { PolicyCache, publishPolicy } from '../trainer/policy-bundle';
 import { disposeAgentState, loadAgentState } from '../trainer/agent-state';
 import type { Trajectory } from '../trainer/trajectory';
 import { parseRunConfig, type RunConfig, type RunConfigInput } from '../config/run-config';
+import { runLearningJobs } from './learning-jobs';
 import { type LearningResult, writeLearningReport } from './learning-report';
 
 /** Each row's RL settings beyond the environment's defaults (config/defaults.ts); measurements: bench/NOTES-learning.md. */
@@ -83,6 +84,7 @@ interface Options {
   reuse?: boolean;
   chains?: boolean;
   base?: string;
+  jobs: string;
 }
 
 const opts = new Command()
@@ -112,6 +114,7 @@ const opts = new Command()
   .option('--base <file>', 'start every run from this base checkpoint (e.g. bench:sft\'s) instead of building one; needs a single row')
   .option('--chains', 'apps: evaluate each scenario\'s tasks as one chain sharing a skill library (how SAGE is compared with the other algorithms)')
   .option('--quick', 'smoke scale: 1 seed, 3 steps, 4 tasks, 40 SFT steps, 8 test tasks')
+  .option('--jobs <n>', 'run the (row, seed) units in this many processes at once, one core each, and merge their tables (bench/learning-jobs.ts)', '1')
   .parse()
   .opts<Options>();
 
@@ -226,6 +229,14 @@ function rowOf(config: RunConfig): RowName {
 }
 
 async function main() {
+  const jobs = Number(opts.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be an integer >= 1, got ${opts.jobs}`);
+  if (jobs > 1) {
+    const rows = list<RowName>(opts.rows);
+    const seeds = list<string>(opts.seeds).map(Number);
+    console.log(await runLearningJobs({ script: __filename, argv: process.argv.slice(2), rows, seeds, jobs, out: opts.out, options: opts }));
+    return;
+  }
   await initBackend();
   const store = new LocalArtifactStore(join(opts.out, 'artifacts'));
   mkdirSync(opts.out, { recursive: true });
