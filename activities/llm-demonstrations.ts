@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { artifactKeys } from '../common/artifact-keys';
+import { agentUsesSkills } from '../config/sage';
 import { putJson } from '../common/artifacts';
 import { llmModelFacts } from '../policy/llm/llm-policy';
 import { ModelRefError, resolveModelRef } from '../policy/llm/models';
@@ -36,7 +37,9 @@ export function createDemonstrationActivities(deps: ActivityDeps): Pick<CpuActiv
       const env = envOf(config);
       const taskIds = env.tasks(config.split).map((t) => t.id);
       const { sft } = policy;
-      const demonstrations = llmDemonstrations(env, loadLlmTokenizer(model), chatPromptFor(env.name), sft.tasks ? taskIds.slice(0, sft.tasks) : taskIds, {
+      const skills = agentUsesSkills(config);
+      const demonstrations = llmDemonstrations(env, loadLlmTokenizer(model), chatPromptFor(env.name, { skills }), sft.tasks ? taskIds.slice(0, sft.tasks) : taskIds, {
+        skills,
         perTask: sft.demosPerTask,
         noise: sft.demoNoise,
         seed: config.seed,

@@ -40,3 +40,7 @@ export function checkSage(config: SageFields, ctx: z.RefinementCtx): void {
   }
   if (config.tasks.source !== 'fixed') refuse(['tasks', 'source'], 'SAGE chains are built from the fixed split\'s scenarios; a generated stream has no chains');
 }
+
+/** An agent that keeps a skill library (SAGE training, chained evaluation) is told the skill actions and shown them. */
+export const agentUsesSkills = (config: { sage?: SageConfig; evaluation: { chains?: boolean } }): boolean =>
+  config.sage !== undefined || config.evaluation.chains === true;

@@ -13,6 +13,9 @@
  */
 import { hashSeed } from '../common/random';
 import { unrunnableConfig } from '../config/run-config';
+import type { AppsEnvironment } from '../envs/apps';
+import type { AppsEpisode } from '../envs/apps/episode';
+import type { SkillLibrary } from '../envs/apps/skills';
 import type { Environment } from '../envs/types';
 import { chatMessages, type ChatPrompt } from '../policy/llm/chat-episode';
 import type { LlmTokenizer } from '../policy/llm/tokenizer';
@@ -41,20 +44,27 @@ export const demonstrationSeed = (seed: number, taskId: string, k: number) => ha
 
 const startsWith = (xs: readonly number[], prefix: readonly number[], at = 0) => prefix.every((x, i) => xs[at + i] === x);
 
+/**
+ * `skills` (apps; SAGE runs and chained evaluations): the expert writes and uses skills, and demonstration k of
+ * a task starts from the library demonstration k of the previous task of its scenario (in `taskIds` order) ended
+ * with, so the chats show skills written in one task and called in the next, as a chain plays them.
+ */
 export function llmDemonstrations(
   env: Environment,
   tokenizer: LlmTokenizer,
   chatPrompt: ChatPrompt,
   taskIds: readonly string[],
-  opts: { perTask: number; noise: number; seed: number; shots: number; contextLength: number },
+  opts: { perTask: number; noise: number; seed: number; shots: number; contextLength: number; skills?: boolean },
 ): LlmDemonstrations {
   const sequences: DemonstrationSequence[] = [];
   let solved = 0;
+  const libraries = new Map<string, SkillLibrary>(); // by scenario and k: the library its last demonstration ended with
   for (const taskId of taskIds) {
     for (let k = 0; k < opts.perTask; k++) {
       const seed = demonstrationSeed(opts.seed, taskId, k);
-      const episode = env.createEpisode(taskId, seed);
-      const expert = env.expert(taskId, { noise: opts.noise, seed });
+      const chain = `${env.task(taskId).scenario}#${k}`;
+      const episode = opts.skills ? (env as AppsEnvironment).createEpisode(taskId, seed, { skills: libraries.get(chain) }) : env.createEpisode(taskId, seed);
+      const expert = env.expert(taskId, { noise: opts.noise, seed, ...(opts.skills ? { skills: true } : {}) });
       const turns: { prompt: number[]; action: number[] }[] = [];
       while (!episode.done) {
         const prompt = llmPromptTokens({ tokenizer }, chatPrompt, episode, opts.shots);
@@ -63,6 +73,7 @@ export function llmDemonstrations(
         episode.step(action);
       }
       const chat = tokenizer.encode(tokenizer.renderChat(chatMessages(chatPrompt, episode, { shots: opts.shots })));
+      if (opts.skills) libraries.set(chain, (episode as AppsEpisode).skills);
       if (episode.score().success) solved++;
       for (const sequence of asSequences(taskId, chat, turns, tokenizer.stopIds)) {
         if (sequence.tokens.length > opts.contextLength) {

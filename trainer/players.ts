@@ -4,6 +4,7 @@
  * own agents through `ratchet gateway`.
  */
 import type { RunConfig } from '../config/run-config';
+import { agentUsesSkills } from '../config/sage';
 import { versionName } from '../common/version-name';
 import { LlmPolicyCache } from '../policy/llm/llm-policy';
 import { episodeIdPart, gatewayRollout } from '../policy/llm/gateway-rollout';
@@ -19,12 +20,9 @@ export interface PlayedBatch {
   batch: string;
 }
 
-/** An agent that keeps a skill library (SAGE training, chained evaluation) is told the skill actions. */
-const usesSkills = (config: RunConfig) => config.sage !== undefined || config.evaluation.chains === true;
-
 export async function playerFor(ctx: PhaseContext, config: RunConfig, ref: { key: string; sha256: string; version: number }, run: PlayedBatch): Promise<PolicyRollout> {
   const { policy: kind } = config.agent;
-  const chat = () => ({ shots: kind.kind === 'llm' ? kind.shots : 0, chatPrompt: chatPromptFor(config.env, { skills: usesSkills(config) }) });
+  const chat = () => ({ shots: kind.kind === 'llm' ? kind.shots : 0, chatPrompt: chatPromptFor(config.env, { skills: agentUsesSkills(config) }) });
   if (kind.kind === 'llm' && kind.rollout.engine === 'openai') {
     ctx.servedPolicies ??= new ServedPolicies();
     return llmRollout(await ctx.servedPolicies.get(kind.rollout, kind.model, run.runId, ref.version, { atRunStart: run.step === 0 }), chat());

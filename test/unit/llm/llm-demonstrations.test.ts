@@ -11,7 +11,8 @@
  * Needs SmolLM2's exported tokenizer (made with the Python venv): skipped, saying so, without either.
  */
 import { createAppsEnvironment } from '../../../envs/apps';
-import { appsChatPrompt } from '../../../envs/apps/chat-prompt';
+import { appsChatPrompt, appsSkillsChatPrompt } from '../../../envs/apps/chat-prompt';
+import type { AppsEpisode } from '../../../envs/apps/episode';
 import { createDeepSearchEnvironment } from '../../../envs/deepsearch';
 import { deepSearchChatPrompt } from '../../../envs/deepsearch/chat-prompt';
 import type { Environment } from '../../../envs/types';
@@ -100,6 +101,31 @@ if (!haveTokenizer) console.warn(`skipping the LLM demonstration tests: no expor
     const first = env.createEpisode(taskIds[0], demonstrationSeed(options.seed, taskIds[0], 0));
     const [start, length] = a.sequences[0].actions[0];
     expect(reply(prompt, a.sequences[0].tokens.slice(start, start + length))).toBe(actionFromReply(prompt, withStop(env, env.expert(taskIds[0], { noise: 0.5, seed: demonstrationSeed(options.seed, taskIds[0], 0) }).act(first))));
+  }, 300_000);
+
+  test('apps with skills: the expert writes a skill in one task and calls it in the next of its scenario; the chats show the library', () => {
+    const env = createAppsEnvironment();
+    const train = env.tasks('train');
+    const scenario = train.find((t) => t.template === 'delete_done_todos')!.scenario;
+    const taskIds = train.filter((t) => t.scenario === scenario).slice(0, 2).map((t) => t.id);
+    const demos = llmDemonstrations(env, tok, appsSkillsChatPrompt, taskIds, { ...options, skills: true });
+    expect(demos.expertSuccess).toBe(1);
+    const text = demos.sequences.map((s) => tok.decode(s.tokens));
+    expect(text[0]).toMatch(/\ndef \w+\(/); // the first task writes a skill
+    expect(text[1]).toMatch(/\nskills: \w+\(/); // the second's task message lists it
+    expect(text[1]).toMatch(/\nskills\.\w+\(/); // and calls it
+    // Replayed as a chain, the replies solve both tasks; without skills the same tasks write none.
+    let library: AppsEpisode['skills'] | undefined;
+    demos.sequences.forEach((s, i) => {
+      const episode = env.createEpisode(taskIds[i], demonstrationSeed(options.seed, taskIds[i], 0), { skills: library });
+      for (const [start, length] of s.actions) {
+        expect(llmPromptTokens({ tokenizer: tok }, appsSkillsChatPrompt, episode)).toEqual(s.tokens.slice(0, start));
+        episode.step(reply(appsSkillsChatPrompt, s.tokens.slice(start, start + length)));
+      }
+      expect(episode.score().success).toBe(true);
+      library = episode.skills;
+    });
+    expect(llmDemonstrations(env, tok, appsChatPrompt, taskIds, options).sequences.some((s) => /\ndef /.test(tok.decode(s.tokens)))).toBe(false);
   }, 300_000);
 
   test('a chat longer than the context is refused, non-retryably, with the task named', () => {
