@@ -62,7 +62,6 @@ const SKILLS = [
 export const appsSkillsChatPrompt: ChatPrompt = {
   ...appsChatPrompt,
   system: `${SYSTEM}\n${SKILLS}`,
-  examples: () => appsChatPrompt.examples(),
   task(episode) {
     const skills = (episode as Partial<AppsEpisode>).skillsAtStart ?? [];
     return skills.length ? `${episode.initialObservation.trimEnd()}\nskills: ${skills.join(' ')}` : episode.initialObservation;

@@ -13,7 +13,7 @@ import { ExpertPools, scriptedExpert } from './expert';
 import { ACTION_STOPS } from './protocol';
 import { QaRecord, QuestionOptions, generateQuestions } from './questions';
 import { Bm25Index, DEFAULT_CACHE_DIR, SearchHit } from './search';
-import { SyntheticQuestionStream, parseSyntheticDeepSearchId, taskInfoOf, type SyntheticSource } from './synthetic';
+import { SyntheticQuestionStream, hopsLabel, parseSyntheticDeepSearchId, taskInfoOf, type SyntheticSource } from './synthetic';
 import { World, generateWorld } from './world';
 
 const OptionsSchema = z.object({
@@ -93,7 +93,7 @@ export function createDeepSearchEnvironment(options: DeepSearchOptions = {}): De
   const generated = new Map<string, { record: QaRecord; info: TaskInfo }>();
   const streamFor = (seed: number, hops: readonly number[]): SyntheticQuestionStream => {
     if (!world || !rendered) throw new Error('deepsearch: synthetic questions need the generated world; a loaded corpus has none');
-    const key = `${seed}/${[...hops].sort((a, b) => a - b).join(',')}`;
+    const key = `${seed}/${hopsLabel(hops)}`;
     let stream = streams.get(key);
     if (!stream) {
       const exclude = new Set([...records.values()].map((r) => r.record.question));

@@ -45,7 +45,7 @@ export function syntheticSourceOf(env: DeepSearchEnvironment, settings: EpisodeS
 }
 
 const ID_PATTERN = /^deepsearch\/synthetic\/g(\d+)h([1-4]+)\/(\d{5})$/;
-const hopsLabel = (hops: readonly number[]) => `h${[...new Set(hops)].sort((a, b) => a - b).join('')}`;
+export const hopsLabel = (hops: readonly number[]) => `h${[...new Set(hops)].sort((a, b) => a - b).join('')}`;
 
 export function syntheticDeepSearchId(seed: number, hops: readonly number[], index: number): string {
   return `deepsearch/synthetic/g${seed}${hopsLabel(hops)}/${String(index).padStart(5, '0')}`;
